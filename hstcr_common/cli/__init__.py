@@ -1,0 +1,42 @@
+"""The ``hstcr`` command line.
+
+Each command lives in its own module of this package and defines a click command named
+``command``; :data:`COMMAND_MODULES` lists them.  Modules are imported only when their
+command runs (``hstcr --help`` stays fast and a missing optional extra only breaks its
+own command).
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+from .. import __version__
+
+# command name -> (module, one-line help)
+COMMAND_MODULES: dict[str, tuple[str, str]] = {
+    "instruments": ("instruments", "Print the instrument table."),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx):
+        return list(COMMAND_MODULES)
+
+    def get_command(self, ctx, name):
+        if name not in COMMAND_MODULES:
+            return None
+        module = importlib.import_module(f".{COMMAND_MODULES[name][0]}", __name__)
+        return module.command
+
+    def format_commands(self, ctx, formatter):
+        rows = [(name, help_) for name, (_, help_) in COMMAND_MODULES.items()]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup)
+@click.version_option(__version__, prog_name="hstcr")
+def main():
+    """hstcr: find and measure every cosmic ray in HST calibration darks."""
