@@ -62,6 +62,7 @@ class Detector:
     readout_time_short_s: float | None = None
     readout_short_max_exptime_s: float | None = None
     reference_border_px: int = 0
+    saturation_bit: int = 0  # DQ bit for full-well saturation (IR ramps: per read)
 
     @property
     def bad_mask_bits(self) -> int:

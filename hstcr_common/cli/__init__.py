@@ -17,6 +17,13 @@ from .. import __version__
 # command name -> (module, one-line help)
 COMMAND_MODULES: dict[str, tuple[str, str]] = {
     "instruments": ("instruments", "Print the instrument table."),
+    "plan": ("plan", "Find darks in MAST (month by month) and write a manifest."),
+    "run": ("run", "Process darks into the Parquet lake (folder, manifest or MAST plan)."),
+    "query": ("query", "SQL over the lake with DuckDB; named analyses."),
+    "plot": ("plot", "Plots from the named analyses (PNG)."),
+    "demo": ("demo", "Offline demo: synthetic darks -> lake -> summary + plots."),
+    "sample": ("sample", "Write synthetic darks (MAST-shaped FITS) with cosmic-ray truth."),
+    "aws": ("aws", "Run on AWS: submit a run, watch its status, query with Athena."),
 }
 
 

@@ -1,0 +1,28 @@
+"""Thin Lambda handlers: parse the event, call :mod:`hstcr_common.aws`, return JSON.
+
+Each handler logs one structured line per invocation (Powertools style: JSON with the
+service, the function and the key figures) and keeps no logic of its own.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+
+logger = logging.getLogger("hstcr")
+logger.setLevel(os.environ.get("LOG_LEVEL", "INFO"))
+
+
+def log(event: str, **fields) -> None:
+    """One JSON log line (CloudWatch Logs Insights can query the fields)."""
+    logger.info(json.dumps({"service": os.environ.get("POWERTOOLS_SERVICE_NAME", "hstcr"),
+                            "event": event, **fields}, default=str))
+
+
+def lake() -> str:
+    return os.environ["HSTCR_LAKE"]
+
+
+def runs_root() -> str:
+    return os.environ["HSTCR_RUNS"]

@@ -1,0 +1,164 @@
+"""``hstcr run``: darks -> cosmic rays -> Parquet lake, over a process pool, resumable."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from ..errors import HstcrError
+from ..lake import DEFAULT_LAKE
+
+#: exit status when the run finished but some darks failed (their failures rows are written)
+EXIT_SOME_FAILED = 3
+
+
+def _parse_params(pairs: tuple[str, ...]) -> dict:
+    """``key=value`` pairs; values parsed as JSON when possible (numbers, lists, booleans)."""
+    params = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{pair!r} is not key=value", param_hint="--param")
+        try:
+            params[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            params[key.strip()] = value
+    return params
+
+
+def _month(text: str | None, name: str) -> str | None:
+    import re
+    if text is not None and not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", text):
+        raise click.BadParameter(f"{text!r} is not YYYY-MM", param_hint=name)
+    return text
+
+
+def collect_items(folders, manifest, instrument, start, end) -> list[dict]:
+    """Work items from exactly one of: folders, a manifest, or an instrument + months."""
+    from ..pipeline import items_from_folder, read_items
+
+    given = [x is not None for x in (folders, manifest, start)]
+    if sum(given) != 1:
+        raise click.UsageError("give one input: a FOLDER of darks, --manifest FILE, "
+                               "or --instrument X --start YYYY-MM --end YYYY-MM")
+    if folders is not None:
+        items = [it for folder in folders for it in items_from_folder(folder)]
+        if instrument:  # from the headers; an unreadable file (instrument None) is kept
+            items = [it for it in items if it.get("instrument") in (None, instrument)]
+        return items
+    if manifest is not None:
+        items = read_items(manifest)
+        return [it for it in items if not instrument or it.get("instrument") == instrument]
+    if not instrument:
+        raise click.UsageError("--start/--end need --instrument")
+    from ..mast import plan_darks
+    return list(plan_darks(instrument, start, end or start))
+
+
+def print_summary(summary, lake: str, console) -> None:
+    from rich.table import Table
+
+    from ..pipeline import summarize_lake
+
+    per_inst: dict = {}
+    for r in summary.results:
+        e = per_inst.setdefault(r.get("instrument") or "unknown", {"done": 0, "failed": 0, "skipped": 0, "n_cr": 0})
+        e[r["status"]] += 1
+        e["n_cr"] += r["n_cr"]
+    table = Table(title="hstcr run")
+    for col in ("instrument", "done", "failed", "skipped", "cosmic rays"):
+        table.add_column(col, justify="left" if col == "instrument" else "right")
+    for inst, e in sorted(per_inst.items()):
+        table.add_row(inst, str(e["done"]), str(e["failed"]), str(e["skipped"]), f"{e['n_cr']:,}")
+    table.add_row("total", str(summary.done), str(summary.failed), str(summary.skipped),
+                  f"{summary.n_cr:,}", style="bold")
+    console.print(table)
+    console.print(f"{summary.seconds:.1f} s: {summary.darks_per_s:.2f} darks/s, "
+                  f"{summary.cr_per_s:,.0f} cosmic rays/s")
+    for r in summary.results:
+        if r["status"] == "failed":
+            console.print(f"[red]failed[/red] {r['dataset']}: {r['error']}", markup=True, highlight=False)
+    lake_summary = summarize_lake(lake)
+    console.print(f"lake {lake}: {lake_summary['darks']} darks, {lake_summary['cosmic_rays']:,} cosmic rays, "
+                  f"{lake_summary['n_failures']} failures")
+
+
+def execute(items, *, lake, method, params, reprocess, workers, keep_downloads, quiet=False):
+    """Run with a rich progress bar; returns the RunSummary."""
+    from rich.console import Console
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                               TimeElapsedColumn, TimeRemainingColumn)
+
+    from ..pipeline import run
+
+    console = Console(stderr=True, quiet=quiet)
+    n_cr = [0]
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("{task.fields[crs]} CRs"), TimeElapsedColumn(), TimeRemainingColumn(),
+                  console=console, transient=False, disable=quiet) as progress:
+        task = progress.add_task("darks", total=len(items), crs="0")
+
+        def on_chunk(month, n):
+            progress.update(task, description=f"darks {month or ''}".strip())
+
+        def on_result(r):
+            n_cr[0] += r["n_cr"]
+            progress.update(task, advance=1, crs=f"{n_cr[0]:,}")
+
+        summary = run(items, lake=lake, method=method, params=params, reprocess=reprocess,
+                      workers=workers, on_result=on_result, on_chunk=on_chunk,
+                      keep_downloads=keep_downloads)
+    return summary
+
+
+@click.command()
+@click.argument("folders", nargs=-1, type=click.Path(file_okay=False))
+@click.option("--manifest", type=click.Path(dir_okay=False), help="Manifest: JSON Lines, JSON or CSV.")
+@click.option("--instrument", help="Detector id (acs_wfc, stis_ccd ...): plan from MAST with --start/--end, or filter the input.")
+@click.option("--start", help="First month YYYY-MM (with --instrument: plan darks from MAST).")
+@click.option("--end", help="Last month YYYY-MM (default: --start).")
+@click.option("--lake", default=DEFAULT_LAKE, show_default=True, help="Lake root: folder or s3://bucket/prefix.")
+@click.option("--method", type=click.Choice(["threshold", "dq", "stack"]), default="threshold",
+              show_default=True, help="CCD detection method (IR darks always use 'ramp').")
+@click.option("--param", "param_pairs", multiple=True, metavar="KEY=VALUE",
+              help="Detection parameter (repeatable), e.g. --param seed_sigma=6.")
+@click.option("--workers", type=int, default=None, help="Processes (default: all cores).")
+@click.option("--reprocess", is_flag=True, help="Re-do darks already in the lake with the same version and parameters.")
+@click.option("--keep-downloads", is_flag=True, help="Keep files fetched from remote locations after each month.")
+@click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON on stdout.")
+@click.option("--quiet", is_flag=True, help="No progress bar or table.")
+def command(folders, manifest, instrument, start, end, lake, method, param_pairs, workers, reprocess,
+            keep_downloads, as_json, quiet):
+    """Find and measure the cosmic rays of darks into the lake.
+
+    Input is FOLDERS of darks (<dataset>_<suffix>.fits with their spt/shm/c1m files), a
+    --manifest, or --instrument X --start YYYY-MM --end YYYY-MM (planned from MAST).
+    Darks already in the lake with the same software version and parameters are skipped.
+    A dark that fails becomes a row of the 'failures' table and the run goes on; the exit
+    status is then 3.
+    """
+    from rich.console import Console
+
+    _month(start, "--start")
+    _month(end, "--end")
+    params = _parse_params(param_pairs)
+    try:
+        items = collect_items(list(folders) or None, manifest, instrument, start, end)
+    except HstcrError as exc:
+        raise click.ClickException(str(exc)) from None
+    if not items:
+        click.echo("nothing to do: no darks in the input", err=True)
+        return
+    try:
+        summary = execute(items, lake=lake, method=method, params=params or None, reprocess=reprocess,
+                          workers=workers, keep_downloads=keep_downloads, quiet=quiet or as_json)
+    except HstcrError as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps({**summary.as_dict(), "results": summary.results}, default=str))
+    elif not quiet:
+        print_summary(summary, lake, Console())
+    if summary.failed:
+        sys.exit(EXIT_SOME_FAILED)

@@ -1,0 +1,205 @@
+"""The three Lambda functions (plan, process_dark, summarize), their layers and least-privilege roles.
+
+Architecture: arm64 (Graviton2): ~20 % cheaper per GB-second than x86_64 and as fast or
+faster for numpy/scipy work; every wheel of the worker set ships aarch64 builds.  Runtime:
+Python 3.12 (see ``layers/build.py``).
+
+IAM, per function (each has its own role, no managed policies):
+
+- ``plan``: write ``runs/*`` (the manifest); its MAST query is HTTPS to mast.stsci.edu.
+- ``process_dark``: read ``arn:aws:s3:::stpubdata/hst/public/*`` (MAST's open-data bucket,
+  read-only) and read/write/delete only under ``lake/*`` (a re-processed dark replaces its
+  files; a fixed dark removes its stale failure file) plus write ``runs/*/results/*``.
+- ``summarize``: read ``lake/*`` and ``runs/*``, write ``runs/*``.
+- each: create streams in and put events to its own log group only.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from .nag import acknowledge
+
+from .lake import LAKE_PREFIX, RUNS_PREFIX, Lake
+
+REPO = Path(__file__).resolve().parents[1]
+PLACEHOLDER_ASSET = Path(__file__).resolve().parent / "placeholder_asset"
+
+#: MAST's public HST data in the AWS Open Data bucket (read-only for the worker).
+STPUBDATA_BUCKET = "stpubdata"
+STPUBDATA_PREFIX = "hst/public"
+
+RUNTIME = lambda_.Runtime.PYTHON_3_12
+ARCHITECTURE = lambda_.Architecture.ARM_64
+
+
+@dataclass(frozen=True)
+class AssetPaths:
+    """Directories of the Lambda assets: the worker layer, the plan layer, the handler code."""
+
+    worker_layer: Path
+    plan_layer: Path
+    function_code: Path
+
+    @classmethod
+    def built(cls) -> "AssetPaths":
+        """What ``python layers/build.py`` produced (building it first when missing)."""
+        import importlib.util
+
+        spec = importlib.util.spec_from_file_location("hstcr_layer_build", REPO / "layers" / "build.py")
+        build = importlib.util.module_from_spec(spec)
+        sys.modules.setdefault(spec.name, build)  # dataclasses look their module up
+        spec.loader.exec_module(build)
+        base = build.BUILD / f"{build.TARGET_ARCH}-py{build.TARGET_PYTHON}"
+        paths = cls(base / "layer", base / "plan-layer", build.BUILD / "function")
+        if not all(p.is_dir() for p in (paths.worker_layer, paths.plan_layer)):
+            build.build_layer()
+            build.build_plan_layer()
+        build.build_function_code()  # always fresh: it is the code being deployed
+        return paths
+
+    @classmethod
+    def placeholder(cls) -> "AssetPaths":
+        """A tiny directory standing in for every asset (template tests, no layer build)."""
+        return cls(PLACEHOLDER_ASSET, PLACEHOLDER_ASSET, PLACEHOLDER_ASSET)
+
+
+class Functions(Construct):
+    """The plan, process_dark and summarize Lambda functions.
+
+    Parameters
+    ----------
+    lake : Lake
+        Where results go (bucket, ``lake/`` and ``runs/`` prefixes).
+    assets : AssetPaths
+        Layer and code directories.
+    worker_memory_mb : int
+        Memory of ``process_dark`` (CPU share scales with it).
+    worker_timeout : Duration
+        Time limit of one ``process_dark`` invocation (a stack group is many darks).
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, lake: Lake, assets: AssetPaths,
+                 worker_memory_mb: int = 2048, worker_timeout: Duration = Duration.minutes(15),
+                 log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        bucket = lake.bucket
+
+        self.worker_layer = lambda_.LayerVersion(
+            self, "WorkerLayer", code=lambda_.Code.from_asset(str(assets.worker_layer)),
+            compatible_runtimes=[RUNTIME], compatible_architectures=[ARCHITECTURE],
+            description="hstcr worker set: numpy scipy astropy pyarrow pandas ppigrf (trimmed)",
+        )
+        self.plan_layer = lambda_.LayerVersion(
+            self, "PlanLayer", code=lambda_.Code.from_asset(str(assets.plan_layer)),
+            compatible_runtimes=[RUNTIME], compatible_architectures=[ARCHITECTURE],
+            description="hstcr plan: astroquery and its pure-Python dependencies",
+        )
+        code = lambda_.Code.from_asset(str(assets.function_code))
+        environment = {
+            "HSTCR_LAKE": lake.lake_root,
+            "HSTCR_RUNS": lake.runs_root,
+            "HSTCR_S3_SIGNED": "1",       # read stpubdata with the role (its read-only grant)
+            "XDG_CACHE_HOME": "/tmp",     # astropy writes its config/cache: /tmp is writable
+            "XDG_CONFIG_HOME": "/tmp",
+            "POWERTOOLS_SERVICE_NAME": "hstcr",
+        }
+
+        lake_objects = bucket.arn_for_objects(f"{LAKE_PREFIX}/*")
+        runs_objects = bucket.arn_for_objects(f"{RUNS_PREFIX}/*")
+
+        def make(name: str, handler: str, *, memory: int, timeout: Duration, layers, description: str,
+                 statements: list[iam.PolicyStatement], wildcard_reasons: dict[str, str]):
+            log_group = logs.LogGroup(self, f"{name}Logs", retention=log_retention,
+                                      removal_policy=RemovalPolicy.DESTROY)
+            role = iam.Role(self, f"{name}Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+                            description=f"hstcr {name} function (least privilege)")
+            policy = iam.Policy(self, f"{name}Policy", statements=[
+                iam.PolicyStatement(actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                                    resources=[f"{log_group.log_group_arn}"]),
+                *statements,
+            ])
+            policy.attach_to_role(role)
+            fn = lambda_.Function(
+                self, name, runtime=RUNTIME, architecture=ARCHITECTURE, handler=handler, code=code,
+                layers=layers, memory_size=memory, timeout=timeout, role=role, log_group=log_group,
+                environment=environment, description=description,
+                tracing=lambda_.Tracing.ACTIVE,
+            )
+            # the policy must exist before the function runs (DependsOn the policy only: the role is
+            # already a GetAtt dependency)
+            fn.node.default_child.add_resource_dependency(policy.node.default_child)
+            for finding, reason in wildcard_reasons.items():
+                acknowledge(policy, f"AwsSolutions-IAM5[{finding}]", reason)
+            # X-Ray write access CDK adds for Tracing.ACTIVE (xray:PutTraceSegments on *)
+            acknowledge(role, "AwsSolutions-IAM5[Resource::*]",
+                         "X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level scoping.")
+            acknowledge(fn, "AwsSolutions-L1",
+                         "Python 3.12 is the newest runtime every wheel of the worker set is pinned and "
+                         "tested for; the layer is built for it (layers/build.py).")
+            return fn
+
+        lake_reason = ("Objects under the lake prefix only: one Parquet file per dark and table, keys "
+                       "are data-dependent (instrument/year/month/dataset).")
+        runs_reason = "Objects under the runs/ prefix only: per-run manifests, results and summaries."
+        bucket_arn_token = f"<{stack.get_logical_id(bucket.node.default_child)}.Arn>"
+
+        self.plan = make(
+            "Plan", "functions.plan.handler", memory=1024, timeout=Duration.minutes(15),
+            layers=[self.worker_layer, self.plan_layer],
+            description="hstcr plan: MAST query -> manifest JSONL in S3",
+            statements=[iam.PolicyStatement(actions=["s3:PutObject", "s3:GetObject"], resources=[runs_objects])],
+            wildcard_reasons={f"Resource::{bucket_arn_token}/{RUNS_PREFIX}/*": runs_reason},
+        )
+        self.process_dark = make(
+            "ProcessDark", "functions.process_dark.handler", memory=worker_memory_mb,
+            timeout=worker_timeout, layers=[self.worker_layer],
+            description="hstcr process_dark: one dark (or group) from stpubdata -> Parquet in the lake",
+            statements=[
+                iam.PolicyStatement(
+                    sid="ReadMastOpenData", actions=["s3:GetObject"],
+                    resources=[f"arn:{stack.partition}:s3:::{STPUBDATA_BUCKET}/{STPUBDATA_PREFIX}/*"]),
+                iam.PolicyStatement(
+                    sid="ListLakePrefix", actions=["s3:ListBucket"], resources=[bucket.bucket_arn],
+                    conditions={"StringLike": {"s3:prefix": [f"{LAKE_PREFIX}/*"]}}),
+                iam.PolicyStatement(
+                    sid="WriteLake", actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject",
+                                              "s3:AbortMultipartUpload"],
+                    resources=[lake_objects]),
+                iam.PolicyStatement(sid="WriteRunResults", actions=["s3:PutObject"], resources=[runs_objects]),
+            ],
+            wildcard_reasons={
+                f"Resource::arn:<AWS::Partition>:s3:::{STPUBDATA_BUCKET}/{STPUBDATA_PREFIX}/*":
+                    "Read-only access to MAST's public HST archive (AWS Open Data bucket stpubdata); "
+                    "any dark may be requested.",
+                f"Resource::{bucket_arn_token}/{LAKE_PREFIX}/*": lake_reason,
+                f"Resource::{bucket_arn_token}/{RUNS_PREFIX}/*": runs_reason,
+            },
+        )
+        self.summarize = make(
+            "Summarize", "functions.summarize.handler", memory=1024, timeout=Duration.minutes(15),
+            layers=[self.worker_layer],
+            description="hstcr summarize: counts, failures and a Parquet table of the run",
+            statements=[
+                iam.PolicyStatement(
+                    sid="ListRunsAndLake", actions=["s3:ListBucket"], resources=[bucket.bucket_arn],
+                    conditions={"StringLike": {"s3:prefix": [f"{LAKE_PREFIX}/*", f"{RUNS_PREFIX}/*"]}}),
+                iam.PolicyStatement(sid="ReadLake", actions=["s3:GetObject"], resources=[lake_objects]),
+                iam.PolicyStatement(sid="ReadWriteRuns", actions=["s3:GetObject", "s3:PutObject"],
+                                    resources=[runs_objects]),
+            ],
+            wildcard_reasons={
+                f"Resource::{bucket_arn_token}/{LAKE_PREFIX}/*": lake_reason,
+                f"Resource::{bucket_arn_token}/{RUNS_PREFIX}/*": runs_reason,
+            },
+        )
+        self.all = [self.plan, self.process_dark, self.summarize]

@@ -1,0 +1,306 @@
+"""Build the ``process_dark`` Lambda layer (the scientific stack) and the function code asset.
+
+Lambda allows 250 MB *unzipped* for a function and all its layers together.  The worker set
+(numpy, scipy, astropy, pyarrow, ppigrf and their dependencies) installs to ~450 MB, so the
+wheels are trimmed by one recipe, applied alike to the target build (arm64, the deployed
+layer) and to a host build (x86_64, the one a test can import on this machine):
+
+- test suites, ``__pycache__``, C/C++ headers and Cython sources are dropped;
+- pyarrow's Flight RPC, ORC, HDFS/GCS/Azure file systems and CUDA are dropped (the lake
+  only needs Arrow + Parquet + dataset/acero/compute, which ``pyarrow.parquet`` loads, and
+  S3).  ``libarrow_substrait`` stays: ``pyarrow.lib`` links it;
+- hard copies of one shared library under several names keep only the SONAME;
+- shared objects are stripped of symbols (``strip --strip-unneeded`` with a strip for the
+  target architecture, see :func:`find_strip`);
+- scipy subpackages the worker never imports are dropped (:data:`SCIPY_UNUSED`: the worker
+  uses ``scipy.ndimage`` and ``scipy.special``); pandas stays because ppigrf (IGRF, via
+  ``hstcr_common.geomag``) reads its coefficient table with it.
+
+The smoke test (``tests/infra/test_layer.py``) runs the real pipeline on synthetic darks
+with nothing but the trimmed host build on ``sys.path``, so a trim that removes something
+the worker imports fails there.
+
+After trimming, every remaining shared object's ``DT_NEEDED`` entries must resolve inside
+the layer or to the runtime's system libraries (:func:`check_needed`), so a trim that
+breaks linking fails the build, not a Lambda cold start.
+
+Usage::
+
+    python layers/build.py                 # arm64 / python3.12 layer + function asset
+    python layers/build.py --arch x86_64 --python 3.11   # host build for the smoke test
+
+Outputs (gitignored)::
+
+    layers/build/<arch>-py<ver>/layer/python/...   the layer (Lambda mounts it at /opt/python)
+    layers/build/function/                          hstcr_common + functions (the handler code)
+
+Wheels are cached under ``layers/build/pip-cache``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+BUILD = HERE / "build"
+REQUIREMENTS = HERE / "requirements.txt"
+PLAN_REQUIREMENTS = HERE / "requirements-plan.txt"
+
+#: Lambda's hard limit: function code + all layers, unzipped (bytes).
+LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024
+
+#: Runtime chosen for the worker: arm64 (Graviton) costs ~20 % less per GB-second than x86_64
+#: and every wheel in the worker set ships aarch64 builds.  Python 3.12 is the newest runtime
+#: for which all of them ship wheels, with support well beyond 3.11's.
+TARGET_ARCH = "arm64"
+TARGET_PYTHON = "3.12"
+
+#: scipy subpackages no worker code path imports (hstcr_common uses ndimage + special).
+SCIPY_UNUSED = ("stats", "optimize", "sparse", "spatial", "io", "signal", "integrate",
+                "interpolate", "odr", "cluster", "datasets", "misc", "differentiate")
+
+_PLATFORM_TAGS = {
+    "arm64": ["manylinux_2_17_aarch64", "manylinux2014_aarch64", "manylinux_2_28_aarch64",
+              "manylinux_2_34_aarch64"],
+    "x86_64": ["manylinux_2_17_x86_64", "manylinux2014_x86_64", "manylinux_2_28_x86_64",
+               "manylinux_2_34_x86_64"],
+}
+
+# Paths (relative to the layer's python/ dir) removed by the trim, as regular expressions.
+_DROP_PATTERNS = [
+    r"(^|/)tests?(/|$)",                       # test suites of every package
+    r"(^|/)__pycache__(/|$)",
+    r"\.(pyx|pxd|pxi|h|hpp|c|cc|cpp|pyi)$",    # sources and headers
+    r"^pyarrow/(include|src)(/|$)",
+    r"^pyarrow/.*flight.*",                     # Arrow Flight RPC
+    r"^pyarrow/_(orc|hdfs|gcsfs|azurefs|cuda)\.",
+    r"^pyarrow/(orc|cuda)\.py$",
+    r"^pyarrow/libarrow_cuda.*",
+    r"^bin(/|$)",
+    r"^scipy/(" + "|".join(SCIPY_UNUSED) + r")(/|$)",
+    r"^scipy/_lib/_uarray/LICENSE$",
+    r"^astropy/io/fits/hdu/compressed/.*tests.*",
+]
+_DROP_RE = re.compile("|".join(_DROP_PATTERNS))
+# ... except these, which packages import at run time (astropy/__init__ imports its runner).
+_KEEP_RE = re.compile(r"^astropy/tests(/(?!test_)[^/]+\.py)?$")
+
+# System libraries the Lambda runtime (Amazon Linux 2023) provides.
+_SYSTEM_LIBS = re.compile(
+    r"^(libc|libm|libdl|librt|libpthread|libstdc\+\+|libgcc_s|ld-linux.*|libz|libutil)\.so"
+)
+
+
+@dataclass
+class LayerBuild:
+    """Where one build put its parts and how big they are (bytes, unzipped)."""
+
+    arch: str
+    python: str
+    layer_dir: Path        # the directory holding python/
+    installed_bytes: int   # before trimming
+    layer_bytes: int       # after trimming
+
+    @property
+    def site_dir(self) -> Path:
+        return self.layer_dir / "python"
+
+
+def tree_bytes(path: Path) -> int:
+    """Total size in bytes of the regular files under ``path`` (symlinks not followed)."""
+    return sum(p.lstat().st_size for p in Path(path).rglob("*") if p.is_file() and not p.is_symlink())
+
+
+def _requirements(path: Path) -> list[str]:
+    lines = [line.split("#")[0].strip() for line in path.read_text().splitlines()]
+    return [line for line in lines if line]
+
+
+def pip_install(site: Path, arch: str, python: str, requirements: Path = REQUIREMENTS,
+                no_deps: bool = False) -> None:
+    """Install a requirements file for ``arch``/``python`` into ``site`` (wheels only)."""
+    base = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+            "--target", str(site), "--implementation", "cp", "--python-version", python,
+            "--only-binary=:all:", "--cache-dir", str(BUILD / "pip-cache")]
+    for tag in _PLATFORM_TAGS[arch]:
+        base += ["--platform", tag]
+    if no_deps:
+        base.append("--no-deps")
+    subprocess.run(base + _requirements(requirements), check=True)
+
+
+def find_strip(arch: str) -> str:
+    """A ``strip`` that understands ``arch`` objects.
+
+    The host's GNU strip only knows x86_64 (its generic ``elf64-little`` mode zeroes
+    ``e_machine`` and breaks the object), so arm64 needs binutils-aarch64-linux-gnu or
+    llvm-strip (Debian: ``apt-get install binutils-aarch64-linux-gnu``).
+    """
+    candidates = {"arm64": ["aarch64-linux-gnu-strip", "llvm-strip"],
+                  "x86_64": ["x86_64-linux-gnu-strip", "strip", "llvm-strip"]}[arch]
+    if arch == "x86_64" and os.uname().machine != "x86_64":
+        candidates.remove("strip")
+    if arch == "arm64" and os.uname().machine == "aarch64":
+        candidates.insert(0, "strip")
+    for name in candidates:
+        found = shutil.which(name)
+        if found:
+            return found
+    raise SystemExit(f"no strip for {arch} objects: install one of {candidates} "
+                     "(Debian: apt-get install binutils-aarch64-linux-gnu)")
+
+
+def trim(site: Path, arch: str) -> None:
+    """Apply the trim recipe to an installed ``site`` directory in place."""
+    for path in sorted(site.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+        rel = path.relative_to(site).as_posix()
+        if not path.exists() and not path.is_symlink():
+            continue
+        if _DROP_RE.search(rel) and not _KEEP_RE.match(rel):
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+    _dedupe_shared_objects(site)
+    strip = find_strip(arch)
+    for so in site.rglob("*.so*"):
+        # auditwheel grafts (numpy.libs/, scipy.libs/) were rewritten by patchelf; strip
+        # breaks their segment alignment ("ELF load command ... not page-aligned").
+        if so.parent.name.endswith(".libs"):
+            continue
+        if so.is_file() and not so.is_symlink() and _is_elf(so):
+            subprocess.run([strip, "--strip-unneeded", str(so)], check=True,
+                           stdout=subprocess.DEVNULL)
+    # dist-info RECORD files list removed files; harmless, but drop the stale byte counts
+    for record in site.glob("*.dist-info/RECORD"):
+        record.unlink()
+
+
+def _is_elf(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        return fh.read(4) == b"\x7fELF"
+
+
+def _soname(path: Path) -> str | None:
+    out = subprocess.run(["readelf", "-d", str(path)], capture_output=True, text=True).stdout
+    m = re.search(r"\(SONAME\)\s+Library soname: \[(.+?)\]", out)
+    return m.group(1) if m else None
+
+
+def _needed(path: Path) -> list[str]:
+    out = subprocess.run(["readelf", "-d", str(path)], capture_output=True, text=True).stdout
+    return re.findall(r"\(NEEDED\)\s+Shared library: \[(.+?)\]", out)
+
+
+def _dedupe_shared_objects(site: Path) -> None:
+    """Wheels cannot hold symlinks, so ``libX.so``, ``libX.so.N`` and ``libX.so.N.M`` are
+    three copies of one file; keep the SONAME copy (what the loader asks for)."""
+    for so in site.rglob("lib*.so*"):
+        if not so.exists() or not so.is_file() or not _is_elf(so):
+            continue
+        soname = _soname(so)
+        if soname and so.name != soname and (so.parent / soname).exists():
+            so.unlink()
+
+
+def check_needed(site: Path) -> list[str]:
+    """Return the ``DT_NEEDED`` libraries that resolve neither inside ``site`` nor to a system
+    library; an empty list means the trimmed layer links."""
+    present = {p.name for p in site.rglob("*.so*")}
+    missing = []
+    for so in site.rglob("*.so*"):
+        if not so.is_file() or not _is_elf(so):
+            continue
+        for lib in _needed(so):
+            if lib not in present and not _SYSTEM_LIBS.match(lib):
+                missing.append(f"{so.relative_to(site)} needs {lib}")
+    return missing
+
+
+def build_layer(arch: str = TARGET_ARCH, python: str = TARGET_PYTHON, *,
+                clean: bool = True) -> LayerBuild:
+    """Install, trim and check the worker layer for ``arch``/``python``.
+
+    Returns
+    -------
+    LayerBuild
+        Sizes before and after the trim (bytes, unzipped).
+    """
+    if arch not in _PLATFORM_TAGS:
+        raise SystemExit(f"unknown architecture {arch!r}; choose one of {sorted(_PLATFORM_TAGS)}")
+    layer_dir = BUILD / f"{arch}-py{python}" / "layer"
+    site = layer_dir / "python"
+    if clean and layer_dir.exists():
+        shutil.rmtree(layer_dir)
+    site.mkdir(parents=True, exist_ok=True)
+    pip_install(site, arch, python)
+    installed = tree_bytes(site)
+    trim(site, arch)
+    missing = check_needed(site)
+    if missing:
+        raise SystemExit("trimmed layer does not link:\n  " + "\n  ".join(missing))
+    return LayerBuild(arch, python, layer_dir, installed, tree_bytes(site))
+
+
+def build_plan_layer(arch: str = TARGET_ARCH, python: str = TARGET_PYTHON) -> LayerBuild:
+    """The plan function's second layer: astroquery and friends (``requirements-plan.txt``),
+    installed without dependencies on top of the worker layer."""
+    layer_dir = BUILD / f"{arch}-py{python}" / "plan-layer"
+    site = layer_dir / "python"
+    if layer_dir.exists():
+        shutil.rmtree(layer_dir)
+    site.mkdir(parents=True)
+    pip_install(site, arch, python, PLAN_REQUIREMENTS, no_deps=True)
+    installed = tree_bytes(site)
+    trim(site, arch)
+    return LayerBuild(arch, python, layer_dir, installed, tree_bytes(site))
+
+
+def build_function_code(out: Path | None = None) -> Path:
+    """Copy ``hstcr_common`` and ``functions`` (the handlers) into one asset directory."""
+    out = out or BUILD / "function"
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "tests")
+    shutil.copytree(REPO / "hstcr_common", out / "hstcr_common", ignore=ignore)
+    shutil.copytree(REPO / "functions", out / "functions", ignore=ignore)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--arch", default=TARGET_ARCH, choices=sorted(_PLATFORM_TAGS))
+    parser.add_argument("--python", default=TARGET_PYTHON)
+    parser.add_argument("--no-function", action="store_true", help="skip the function asset")
+    args = parser.parse_args(argv)
+    mb = 1024 * 1024
+    build = build_layer(args.arch, args.python)
+    plan = build_plan_layer(args.arch, args.python)
+    for b, what in ((build, "worker layer"), (plan, "plan layer")):
+        print(f"{what} {b.arch} python{b.python}: installed {b.installed_bytes / mb:.1f} MB"
+              f" -> trimmed {b.layer_bytes / mb:.1f} MB  ({b.layer_dir})")
+    status = 0
+    if not args.no_function:
+        function = build_function_code()
+        fn_bytes = tree_bytes(function)
+        for name, extra in (("process_dark/summarize", 0), ("plan", plan.layer_bytes)):
+            total = build.layer_bytes + extra + fn_bytes
+            print(f"{name}: function code {fn_bytes / mb:.2f} MB + layers = {total / mb:.1f} MB"
+                  f" unzipped of {LAMBDA_UNZIPPED_LIMIT / mb:.0f} MB")
+            if total >= LAMBDA_UNZIPPED_LIMIT:
+                print(f"{name} is over the Lambda limit", file=sys.stderr)
+                status = 1
+    return status
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,112 @@
+"""The Lambda layers: the arm64 build fits Lambda's 250 MB, and the same trim recipe applied to
+host-platform wheels still imports and processes a synthetic dark with nothing else on the path.
+
+Downloads wheels from PyPI on the first run (cached under ``layers/build/pip-cache``).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[2]
+MB = 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def build():
+    spec = importlib.util.spec_from_file_location("hstcr_layer_build", REPO / "layers" / "build.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault(spec.name, module)  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def _elf_machine(path: Path) -> str:
+    out = subprocess.run(["readelf", "-h", str(path)], capture_output=True, text=True, check=True).stdout
+    return next(line.split(":", 1)[1].strip() for line in out.splitlines() if "Machine:" in line)
+
+
+def test_arm64_layers_and_code_fit_the_lambda_limit(build, tmp_path):
+    worker = build.build_layer("arm64", build.TARGET_PYTHON)
+    plan = build.build_plan_layer("arm64", build.TARGET_PYTHON)
+    code = build.build_function_code(tmp_path / "function")
+    code_bytes = build.tree_bytes(code)
+    print(f"\narm64 worker layer: {worker.installed_bytes / MB:.1f} MB installed -> "
+          f"{worker.layer_bytes / MB:.1f} MB trimmed; plan layer {plan.layer_bytes / MB:.1f} MB; "
+          f"code {code_bytes / MB:.2f} MB")
+    assert worker.layer_bytes + code_bytes < build.LAMBDA_UNZIPPED_LIMIT          # process_dark, summarize
+    assert worker.layer_bytes + plan.layer_bytes + code_bytes < build.LAMBDA_UNZIPPED_LIMIT  # plan
+    assert worker.installed_bytes > build.LAMBDA_UNZIPPED_LIMIT  # the trim is what makes it fit
+    site = worker.site_dir
+    # really the target platform, stripped, and linking inside the layer
+    assert _elf_machine(site / "pyarrow" / "libparquet.so.2600") == "AArch64"
+    assert "cpython-312-aarch64" in next(site.glob("numpy/_core/_multiarray_umath.*.so")).name
+    assert build.check_needed(site) == []
+    for needed in ("numpy", "scipy/ndimage", "scipy/special", "astropy/io/fits", "pyarrow/parquet",
+                   "erfa", "ppigrf", "pandas", "yaml", "astropy_iers_data"):
+        assert (site / needed).exists(), needed
+    assert not list(site.rglob("tests/test_*.py"))
+    assert not (site / "scipy" / "stats").exists()
+    assert not list(site.glob("pyarrow/*flight*"))
+    # handler code: hstcr_common and functions, no tests or caches
+    assert (code / "functions" / "process_dark.py").exists()
+    assert (code / "hstcr_common" / "instruments.toml").exists()
+    assert not list(code.rglob("__pycache__"))
+
+
+SMOKE = r"""
+import json, os, sys
+sys.path[:0] = json.loads(os.environ["SMOKE_PATH"])
+import numpy, pyarrow.parquet as pq
+assert numpy.__file__.startswith(os.environ["SMOKE_LAYER"]), numpy.__file__
+try:
+    import duckdb
+except ImportError:
+    pass
+else:
+    raise SystemExit("not isolated: duckdb importable")
+from hstcr_common.synthetic import write_dark
+import functions.process_dark as handler_module
+dark = write_dark(os.environ["SMOKE_DETECTOR"], os.environ["SMOKE_OUT"], seed=7)
+item = {"dataset": dark.dataset, "instrument": os.environ["SMOKE_DETECTOR"],
+        "files": {k: str(v) for k, v in dark.paths.items()}}
+out = handler_module.handler({"item": item, "method": "threshold", "run_id": "smoke"})
+lake = os.environ["HSTCR_LAKE"]
+tables = {}
+for table in ("exposures", "cosmic_rays"):
+    files = [os.path.join(d, f) for d, _, fs in os.walk(os.path.join(lake, table)) for f in fs if f.endswith(".parquet")]
+    tables[table] = sum(pq.read_metadata(f).num_rows for f in files)
+import astroquery.mast  # the plan layer
+print(json.dumps({"result": out["results"][0], "rows": tables}))
+"""
+
+
+def test_trimmed_host_layer_processes_a_synthetic_dark(build, tmp_path):
+    # the full version: pip checks Requires-Python against it (3.11 alone means 3.11.0)
+    host_python = platform.python_version()
+    worker = build.build_layer("x86_64", host_python)
+    plan = build.build_plan_layer("x86_64", host_python)
+    code = build.build_function_code(tmp_path / "function")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
+    env.update(SMOKE_PATH=json.dumps([str(code), str(worker.site_dir), str(plan.site_dir)]),
+               SMOKE_LAYER=str(worker.site_dir), SMOKE_DETECTOR="stis_ccd",
+               SMOKE_OUT=str(tmp_path / "dark"), HSTCR_LAKE=str(tmp_path / "lake"), HSTCR_RUNS="",
+               XDG_CACHE_HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path))
+    # -I -S: no site-packages at all, only the stdlib and the trimmed layer + code
+    proc = subprocess.run([sys.executable, "-I", "-S", "-c", SMOKE], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report["result"]["status"] == "done", report
+    assert report["result"]["n_cr"] > 0
+    assert report["rows"] == {"exposures": 1, "cosmic_rays": report["result"]["n_cr"]}
