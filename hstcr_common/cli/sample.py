@@ -11,7 +11,8 @@ from ..errors import HstcrError
 
 @click.command()
 @click.option("--instrument", "instrument", required=True,
-              help="Detector id (acs_wfc, acs_hrc, stis_ccd, wfc3_uvis, wfpc2).")
+              help="Detector id (see `hstcr instruments`): acs_wfc, acs_hrc, stis_ccd, wfc3_uvis, wfpc2, "
+                   "wfc3_ir, nicmos_nic1, nicmos_nic2, nicmos_nic3.")
 @click.option("--n", "n", type=click.IntRange(min=1), default=1, show_default=True,
               help="Number of darks (one month, one set-up).")
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False),

@@ -151,3 +151,13 @@ def moto_server(monkeypatch):
             sources._clients.clear()
         except (ImportError, AttributeError):
             pass
+
+
+@pytest.fixture
+def fake_aws_env(monkeypatch):
+    """Fake credentials and region, and no endpoint override: boto3 talks to moto's mock."""
+    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                       "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(key, value)
+    for key in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_PROFILE"):
+        monkeypatch.delenv(key, raising=False)

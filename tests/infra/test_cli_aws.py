@@ -12,14 +12,9 @@ from hstcr_common.cli import main
 
 
 @pytest.fixture
-def aws(monkeypatch):
+def aws(fake_aws_env):
     from moto import mock_aws
 
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1"}.items():
-        monkeypatch.setenv(key, value)
-    for key in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_PROFILE"):
-        monkeypatch.delenv(key, raising=False)
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
         yield
 
