@@ -12,6 +12,11 @@ import os
 
 logger = logging.getLogger("hstcr")
 logger.setLevel(os.environ.get("LOG_LEVEL", "INFO"))
+# botocore logs every signed request at DEBUG, session token (X-Amz-Security-Token) and
+# signature included: the AWS libraries never log below INFO here, whatever LOG_LEVEL says
+for _name in ("botocore", "boto3", "s3transfer", "urllib3"):
+    _lib = logging.getLogger(_name)
+    _lib.setLevel(max(logging.INFO, _lib.getEffectiveLevel()))
 
 
 def log(event: str, **fields) -> None:

@@ -62,6 +62,20 @@ def _put(uri: str, body: bytes, content_type: str = "application/json") -> None:
     client("s3").put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
 
 
+def _exists(uri: str) -> bool:
+    """True when the S3 object exists (a 404 is False; other errors propagate)."""
+    import botocore.exceptions
+
+    bucket, key = split_s3(uri)
+    try:
+        client("s3").head_object(Bucket=bucket, Key=key)
+        return True
+    except botocore.exceptions.ClientError as err:
+        if str(err.response.get("Error", {}).get("Code")) in ("404", "NoSuchKey", "NotFound"):
+            return False
+        raise
+
+
 def _run_id(execution_name: str | None) -> str:
     if execution_name:
         return re.sub(r"[^A-Za-z0-9._-]", "-", execution_name)
@@ -191,8 +205,12 @@ def process_event(event: dict, *, lake: str, runs_root: str | None = None) -> di
         results.extend(_process_one(entry, lake=lake, method=method, params=params, reprocess=reprocess))
     if runs_root and run_id:
         for res in results:
-            _put(_join(runs_root, run_id, RESULTS_DIR, f"{res['dataset']}.json"),
-                 json.dumps(res, default=str).encode())
+            uri = _join(runs_root, run_id, RESULTS_DIR, f"{res['dataset']}.json")
+            # a retried invocation (Lambda retry, duplicate delivery) finds the dark done and
+            # skips it: keep the first attempt's "done" result so the summary still counts it
+            if res["status"] == "skipped" and _exists(uri):
+                continue
+            _put(uri, json.dumps(res, default=str).encode())
     counts = Counter(r["status"] for r in results)
     # keep the map's own result small: Step Functions caps state payloads at 256 KB
     slim = [{k: r.get(k) for k in ("dataset", "instrument", "status", "n_cr", "seconds", "error")}

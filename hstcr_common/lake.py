@@ -12,11 +12,17 @@ Writes are atomic so a reader never sees half a file and re-processing a dark re
 file instead of adding a second one:
 
 * local: the Parquet bytes go to a hidden temporary file in the target folder
-  (``.<dataset>.parquet.<random>.tmp``, which no ``*.parquet`` glob matches) and are then
-  renamed over the target (``os.replace`` is atomic within a file system);
+  (``.<dataset>.parquet.<host>.<pid>.<random>.tmp``, which no ``*.parquet`` glob matches,
+  unique per process) and are then renamed over the target (``os.replace`` is atomic within
+  a file system).  A writer killed before the rename leaves only its hidden temporary file,
+  which :meth:`Lake.sweep_temporary` removes once that process is gone;
 * S3: the whole file is serialised into memory first and then sent through one output
   stream (one PUT, or one multipart upload for big files); S3 makes an object visible only
-  when its upload completes.
+  when its upload completes.  Throttling (``SlowDown``/503, 5xx, dropped connections) is
+  retried with jittered exponential backoff on top of the AWS SDK's own retries.
+
+Concurrent writers of the same dark each replace the whole file: the last rename (or PUT)
+wins, per file; there is no transaction across a dark's tables (see docs/guarantees.md).
 
 Only numpy/pyarrow are imported here: the Lambda worker uses this module.
 """
@@ -24,6 +30,10 @@ Only numpy/pyarrow are imported here: the Lambda worker uses this module.
 from __future__ import annotations
 
 import os
+import random
+import re
+import socket
+import time
 import uuid
 from dataclasses import dataclass
 from functools import cached_property
@@ -42,6 +52,69 @@ DEFAULT_LAKE = "./hstcr-lake"
 PARQUET_OPTIONS = dict(compression="zstd", compression_level=3, write_statistics=True)
 
 _TMP_SUFFIX = ".tmp"
+#: ``.<dataset>.parquet.<host>.<pid>.<random>.tmp``: who wrote a temporary file
+_TMP_NAME = re.compile(r"^\.(?P<dataset>.+)\.parquet\.(?P<host>[A-Za-z0-9-]+)\.(?P<pid>\d+)\.[0-9a-f]+\.tmp$")
+
+#: S3 attempts per lake operation (each also retried by the AWS SDK inside pyarrow)
+S3_ATTEMPTS = 6
+S3_BACKOFF_BASE_S = 0.2
+S3_BACKOFF_CAP_S = 10.0
+#: error texts of pyarrow's S3 file system that mean "try again" (throttling, 5xx, network)
+_TRANSIENT = ("SLOW_DOWN", "SlowDown", "Slow Down", "Please reduce your request rate", "503", "500 ",
+              "ServiceUnavailable", "Service Unavailable", "InternalError", "INTERNAL_FAILURE",
+              "RequestTimeout", "REQUEST_TIMEOUT", "THROTTLING", "Throttl", "NETWORK_CONNECTION",
+              "Connection reset", "curlCode", "Broken pipe", "timed out")
+
+# Tests replace this to keep retries instant and count them.
+_sleep = time.sleep
+
+
+def _host_tag() -> str:
+    return re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:32] or "host"
+
+
+def _pid_alive(pid: int) -> bool:
+    """True while process ``pid`` runs on this host (a zombie counts as gone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return True
+
+
+def is_transient_s3_error(exc: BaseException) -> bool:
+    """Throttling, a 5xx answer or a dropped connection from S3: worth another attempt."""
+    if isinstance(exc, (ConnectionError, TimeoutError)):
+        return True
+    if not isinstance(exc, OSError) or isinstance(exc, FileNotFoundError):
+        return False
+    text = str(exc)
+    if "Could not connect" in text or "curlCode: 7," in text:
+        # nothing listens at the endpoint: a wrong setting, not throttling (and the SDK inside
+        # pyarrow has already retried it)
+        return False
+    return any(marker in text for marker in _TRANSIENT)
+
+
+def with_s3_retries(call, what: str, attempts: int = S3_ATTEMPTS):
+    """``call()``, retried with full-jitter exponential backoff while S3 throttles.
+
+    Raises the last error when the attempts run out, or at once for a non-transient one.
+    """
+    for attempt in range(attempts):
+        try:
+            return call()
+        except Exception as exc:  # noqa: BLE001 - classified here
+            if attempt == attempts - 1 or not is_transient_s3_error(exc):
+                raise
+            _sleep(random.uniform(0.0, min(S3_BACKOFF_CAP_S, S3_BACKOFF_BASE_S * 2.0 ** attempt)))
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _dictionary_columns(table: str) -> list[str]:
@@ -167,13 +240,18 @@ class Lake:
         pq.write_table(data, sink, use_dictionary=_dictionary_columns(table), **PARQUET_OPTIONS)
         payload = sink.getvalue()
         if self.is_s3:
-            # one stream, one buffer: the object appears only when the upload completes
-            with self.fs.open_output_stream(path) as out:
-                out.write(payload)
+            def put():
+                # one stream, one buffer: the object appears only when the upload completes,
+                # so a failed attempt leaves nothing and the next one starts from scratch
+                with self.fs.open_output_stream(path) as out:
+                    out.write(payload)
+            with_s3_retries(put, f"write {path}")
         else:
             folder = os.path.dirname(path)
             os.makedirs(folder, exist_ok=True)
-            tmp = os.path.join(folder, f".{dataset}.parquet.{uuid.uuid4().hex[:12]}{_TMP_SUFFIX}")
+            # unique per process and call: concurrent writers never share a temporary file
+            tmp = os.path.join(folder, f".{dataset}.parquet.{_host_tag()}.{os.getpid()}."
+                                       f"{uuid.uuid4().hex[:12]}{_TMP_SUFFIX}")
             try:
                 with open(tmp, "wb") as out:
                     out.write(memoryview(payload))
@@ -183,10 +261,42 @@ class Lake:
                     os.unlink(tmp)
         return path
 
+    def sweep_temporary(self) -> list[str]:
+        """Remove temporary files left by writers on this host that no longer run.
+
+        A writer killed between writing its temporary file and the rename leaves a hidden
+        ``.*.tmp`` file (never read: no ``*.parquet`` glob matches it).  Files of live
+        processes, of other hosts and of unknown form are kept.  Local lakes only (an S3
+        upload that never completes leaves no object).
+
+        Returns
+        -------
+        list of str
+            The paths removed.
+        """
+        if self.is_s3 or not os.path.isdir(self.base):
+            return []
+        host, removed = _host_tag(), []
+        for table in TABLES:
+            for folder, _, names in os.walk(self.table_dir(table)):
+                for name in names:
+                    m = _TMP_NAME.match(name)
+                    if m and m["host"] == host and not _pid_alive(int(m["pid"])):
+                        path = os.path.join(folder, name)
+                        try:
+                            os.unlink(path)
+                            removed.append(path)
+                        except FileNotFoundError:  # another sweeper was first
+                            pass
+        return removed
+
     def delete(self, path: str) -> bool:
         """Delete one file; False when it did not exist."""
         try:
-            self.fs.delete_file(path)
+            if self.is_s3:
+                with_s3_retries(lambda: self.fs.delete_file(path), f"delete {path}")
+            else:
+                self.fs.delete_file(path)
             return True
         except (FileNotFoundError, OSError) as exc:
             if isinstance(exc, FileNotFoundError) or "does not exist" in str(exc) or "NoSuchKey" in str(exc):
@@ -201,7 +311,8 @@ class Lake:
         """Every finished file of a table (temporary files excluded), sorted."""
         selector = pafs.FileSelector(self.table_dir(table), recursive=True, allow_not_found=True)
         try:
-            infos = self.fs.get_file_info(selector)
+            infos = (with_s3_retries(lambda: self.fs.get_file_info(selector), f"list {table}")
+                     if self.is_s3 else self.fs.get_file_info(selector))
         except FileNotFoundError:
             return []
         return sorted(
@@ -219,13 +330,17 @@ class Lake:
 
     def read_file(self, path: str, columns: list[str] | None = None) -> pa.Table:
         """One file's rows (only ``columns`` when given), partition columns not added."""
-        with self.fs.open_input_file(path) as f:
-            return pq.read_table(f, columns=columns)
+        def read():
+            with self.fs.open_input_file(path) as f:
+                return pq.read_table(f, columns=columns)
+        return with_s3_retries(read, f"read {path}") if self.is_s3 else read()
 
     def num_rows(self, path: str) -> int:
         """Row count from the Parquet footer (no data read)."""
-        with self.fs.open_input_file(path) as f:
-            return pq.ParquetFile(f).metadata.num_rows
+        def footer():
+            with self.fs.open_input_file(path) as f:
+                return pq.ParquetFile(f).metadata.num_rows
+        return with_s3_retries(footer, f"footer {path}") if self.is_s3 else footer()
 
     def read_table(self, table: str, columns: list[str] | None = None) -> pa.Table:
         """A whole table with its partition columns (small lakes, tests, summaries)."""

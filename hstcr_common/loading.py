@@ -95,6 +95,14 @@ HEADER_FACT_KEYWORDS = (
     "READTIME", "CCDTAB", "DARKFILE", "BIASLEV",
 )
 
+#: Longest header accepted (cards).  HST headers hold a few hundred to ~1,500 cards (SPT
+#: primaries are the longest); a longer one is refused before astropy parses it, which costs
+#: ~0.5 kB of memory and ~20 us per card.
+MAX_HEADER_CARDS = 20_000
+#: No HDU of a dark may announce more data than this many times the bytes of all its chips
+#: in float64: a header announcing 40 GB is refused before anything is allocated.
+MAX_DATA_FACTOR = 2
+
 _SUPPORTED = "ACS/WFC, ACS/HRC, STIS/CCD, WFC3/UVIS, WFC3/IR, WFPC2, NICMOS/NIC1-3"
 _NONFINITE_DQ_BIT = 4  # "bad detector pixel" in hstcal and calwp2; in every table bad_bits
 _KNOWN_SUFFIXES = {"flt", "flc", "crj", "raw", "c0m", "ima", "cal", "sfl"}
@@ -169,17 +177,118 @@ def _data_bytes(header: fits.Header) -> int:
         int(header.get("PCOUNT", 0)) + count)
 
 
+_BLOCK = 2880
+
+
+def _header_block_walk(stream, source: str) -> None:
+    """Walk the HDU chain of an (uncompressed or decompressing) stream, header blocks only.
+
+    Refuses a header longer than :data:`MAX_HEADER_CARDS` after reading at most that many
+    cards, so astropy never parses (and holds) an unbounded header.  Anything else odd (not
+    FITS, truncated, junk after the last HDU) just ends the walk: astropy's own open and the
+    size check of :func:`open_fits` judge it.
+    """
+    from .sources import data_size, parse_header_cards  # stdlib-only module
+
+    index = 0
+    while True:
+        first = stream.read(_BLOCK)
+        if len(first) < _BLOCK or not first.startswith(b"XTENSION=" if index else b"SIMPLE  ="):
+            return
+        header = bytearray(first)
+        block = first
+        while not any(block[i:i + 8] == b"END     " for i in range(0, _BLOCK, 80)):
+            if len(header) // 80 >= MAX_HEADER_CARDS:
+                name = "primary header" if index == 0 else f"header of HDU {index}"
+                raise HstcrError(f"{name} has more than {MAX_HEADER_CARDS:,} cards without END "
+                                 "(HST headers have ~1,000): refused as not a dark",
+                                 source, "load")
+            block = stream.read(_BLOCK)
+            if len(block) < _BLOCK:
+                return
+            header += block
+        try:
+            values, _ = parse_header_cards(bytes(header))
+            size = data_size(values, source)
+        except HstcrError:
+            return
+        padded = -(-size // _BLOCK) * _BLOCK
+        if padded:
+            if stream.seekable():
+                stream.seek(padded, io.SEEK_CUR)
+            else:
+                return
+        index += 1
+
+
+def _check_header_sizes(fileobj: IO[bytes], source: str) -> None:
+    """Run :func:`_header_block_walk` over ``fileobj`` (gzip/bzip2 decompressed), then rewind."""
+    import bz2
+    import gzip
+
+    try:
+        pos = fileobj.tell()
+        head = fileobj.read(3)
+        fileobj.seek(pos)
+    except (OSError, ValueError):
+        return
+    try:
+        if head[:2] == b"\x1f\x8b":
+            with gzip.GzipFile(fileobj=fileobj, mode="rb") as stream:
+                _header_block_walk(stream, source)
+        elif head == b"BZh":
+            with bz2.BZ2File(fileobj, mode="rb") as stream:
+                _header_block_walk(stream, source)
+        else:
+            _header_block_walk(fileobj, source)
+    except HstcrError:
+        raise
+    except (OSError, EOFError, ValueError, MemoryError):
+        pass  # a damaged stream: astropy's open reports it
+    finally:
+        fileobj.seek(pos)
+
+
+def check_data_sizes(hdul: fits.HDUList, det: Detector, source: str) -> None:
+    """Refuse an HDU announcing far more data than ``det``'s frame, before any is read.
+
+    The bound is :data:`MAX_DATA_FACTOR` times all chips in float64 (STIS/CCD: 17 MB,
+    ACS/WFC: 270 MB); every real HST product is well inside it.  This matters for
+    compressed files, whose size says nothing about the data their headers announce.
+
+    Raises
+    ------
+    HstcrError
+        Naming the HDU and the sizes.
+    """
+    ny, nx = det.chip_shape
+    limit = MAX_DATA_FACTOR * det.n_chips * int(ny) * int(nx) * 8
+    for i, hdu in enumerate(hdul):
+        try:
+            announced = _data_bytes(hdu.header)
+        except (TypeError, ValueError):
+            raise HstcrError(f"HDU {i} has unreadable NAXIS/BITPIX keywords", source,
+                             "load") from None
+        if announced > limit:
+            name = str(hdu.header.get("EXTNAME", "PRIMARY" if i == 0 else i)).strip()
+            raise HstcrError(f"HDU {i} ({name}) announces {announced:,} bytes of data, larger "
+                             f"than {MAX_DATA_FACTOR} x a whole {det.name} frame in float64 "
+                             f"({limit:,} bytes): refused before reading", source, "load")
+
+
 @contextlib.contextmanager
 def open_fits(obj: FileInput, source: str) -> Iterator[fits.HDUList]:
     """Open ``obj`` (path, bytes or binary file object) as FITS, headers only, lazily.
 
     Every header is parsed (cheap; no data is read, ``memmap=False``) so that a file cut short
     is recognised here: an :class:`HstcrError` names ``source`` for anything that is not a
-    complete FITS file.
+    complete FITS file.  Gzip/bzip2-compressed FITS is read transparently.  A header of more
+    than :data:`MAX_HEADER_CARDS` cards is refused before astropy parses it.
     """
     fileobj, owned = _as_fileobj(obj, source)
     try:
         size = _file_size(fileobj)
+        _check_header_sizes(fileobj, source)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # non-standard HST cards; truncation checked below
@@ -748,6 +857,12 @@ def _check_subarray(hdul, det: Detector, source: str) -> None:
     if not shapes and int(primary.get("NAXIS", 0)) >= 2:
         shapes = [_primary_shape(primary)]
     text = ", ".join("x".join(map(str, s)) for s in shapes) or "?"
+    for shape in _sci_shapes(hdul):
+        if len(shape) != 2:
+            raise HstcrError(f"SCI data have {len(shape)} axes ({text}): expected a 2-D image "
+                             "per chip", source, "load")
+        if 0 in shape:
+            raise HstcrError(f"SCI extension has no pixels (NAXIS=0, SCI {text})", source, "load")
     if _is_true(_value("SUBARRAY", primary, sci_header)):
         raise HstcrError(f"subarray product (SUBARRAY=T, SCI {text}): subarray darks are not "
                          "supported", source, "load")
@@ -766,8 +881,13 @@ def _check_subarray(hdul, det: Detector, source: str) -> None:
                          "subarray darks are not supported", source, "load")
 
 
-def _fit_shape(chip: _RawChip, det: Detector, primary, source: str, notes: dict) -> None:
-    """Check (and for STIS raw, trim) one chip to the table's chip shape."""
+def _fit_shape(chip: _RawChip, det: Detector, primary, source: str, notes: dict,
+               suffix: str | None = None) -> None:
+    """Check (and for STIS raw, trim) one chip to the table's chip shape.
+
+    Only a ``raw`` (or a product whose suffix is unknown) is trimmed: a bigger ``flt``/``crj``
+    is not a product MAST serves and is refused rather than cut.
+    """
     want = tuple(det.chip_shape)
     got = tuple(chip.science.shape)
     if got == want:
@@ -779,7 +899,7 @@ def _fit_shape(chip: _RawChip, det: Detector, primary, source: str, notes: dict)
         raise HstcrError(f"chip {chip.layout.name} is {got[0]}x{got[1]}, smaller than the full "
                          f"{want[0]}x{want[1]} frame: subarray darks are not supported",
                          source, "load")
-    if det.id == "stis_ccd":
+    if det.id == "stis_ccd" and suffix in (None, "raw"):
         _trim_stis_overscan(chip, want, source, notes)
         return
     raise HstcrError(f"chip {chip.layout.name} is {got[0]}x{got[1]}, expected {want[0]}x"
@@ -1046,12 +1166,14 @@ def load_dark(science: FileInput, *, dq: FileInput | None = None,
         primary = hdul[0].header
         sci_header = _first_sci_header(hdul)
         det = detect_detector(primary, sci_header, src)
+        check_data_sizes(hdul, det, src)
         suffix = science_suffix(primary, src)
         if det.kind == "ir":
             return _load_ir(hdul, det, src, support_header, support_note, suffix or "ima")
         if det.id == "wfpc2" and dq is not None:
             dq_src = display_name(dq)
             with open_fits(dq, dq_src) as dq_hdul:
+                check_data_sizes(dq_hdul, det, dq_src)
                 return _load_ccd(hdul, det, src, dq_hdul, dq_src, support_header,
                                  support_note, suffix)
         dark = _load_ccd(hdul, det, src, None, "", support_header, support_note, suffix)
@@ -1077,6 +1199,8 @@ def _load_ccd(hdul, det: Detector, src: str, dq_hdul, dq_src: str, support_heade
               support_note: str, suffix: str | None) -> Dark:
     primary = hdul[0].header
     # header checks first: a refused file costs no pixel reads
+    if det.id != "wfpc2" and not _extensions(hdul, "SCI"):  # before its missing keywords
+        raise HstcrError(f"no SCI extension (HDUs: {_hdu_summary(hdul)})", src, "load")
     _check_subarray(hdul, det, src)
     times = header_times(primary, _first_sci_header(hdul), src)
     raw_chips, n_imsets, form = _read_chips(hdul, det, dq_hdul, src, dq_src)
@@ -1085,7 +1209,7 @@ def _load_ccd(hdul, det: Detector, src: str, dq_hdul, dq_src: str, support_heade
     for chip in raw_chips:
         if chip.science is None:
             raise HstcrError(f"chip {chip.layout.name} has no science data", src, "load")
-        _fit_shape(chip, det, primary, src, notes)
+        _fit_shape(chip, det, primary, src, notes, suffix)
     if suffix is None:
         suffix = "raw" if "trimmed_from" in notes else det.science_suffixes[0]
     gains = _read_gains(primary, first_header, det, src)

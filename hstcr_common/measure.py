@@ -47,6 +47,7 @@ EIGHT = np.ones((3, 3), dtype=bool)
 #: the 8 neighbour offsets (dy, dx) and the 4 needed to visit every adjacent pair once
 _NEIGHBOURS = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if (dy, dx) != (0, 0)]
 _HALF_NEIGHBOURS = [(0, 1), (1, -1), (1, 0), (1, 1)]
+_FOUR_NEIGHBOURS = [(-1, 0), (0, -1), (0, 1), (1, 0)]
 
 
 def background_at(background_e, idx: np.ndarray):
@@ -71,17 +72,6 @@ def _pointer_jump(parent: np.ndarray) -> np.ndarray:
         if np.array_equal(grand, parent):
             return parent
         parent = grand
-
-
-def _neighbour_positions(idx: np.ndarray, shape: tuple[int, int], pos: np.ndarray,
-                         dy: int, dx: int) -> np.ndarray:
-    """Position (into ``idx``) of each pixel's neighbour at (dy, dx); -1 outside the mask."""
-    ny, nx = shape
-    y, x = np.divmod(idx, nx)
-    ok = (x + dx >= 0) & (x + dx < nx) & (y + dy >= 0) & (y + dy < ny)
-    out = np.full(idx.size, -1, dtype=np.int64)
-    out[ok] = pos[idx[ok] + (dy * nx + dx)]
-    return out
 
 
 def split_components(idx: np.ndarray, component: np.ndarray, values: np.ndarray,
@@ -118,41 +108,49 @@ def split_components(idx: np.ndarray, component: np.ndarray, values: np.ndarray,
     if m == 0:
         return np.zeros(0, dtype=np.int64)
     ny, nx = shape
-    pos = np.full(ny * nx, -1, dtype=np.int32)      # pixel -> position in idx (-1: unmasked)
-    pos[idx] = np.arange(m, dtype=np.int32)
-    # unique brightness rank (ties broken by position) so "brighter" is a strict order
-    rank = np.empty(m, dtype=np.int64)
-    rank[np.lexsort((idx, values))] = np.arange(m)
+    # pixel -> position in idx, on a frame padded by one pixel all round so every neighbour
+    # lookup is one gather with no edge tests; unmasked and off-chip pixels hold m, the
+    # position of a sentinel value of -inf (never brighter than anything)
+    pos = np.full((ny + 2) * (nx + 2), m, dtype=np.int64)
+    y, x = np.divmod(idx, nx)
+    base = (y + 1) * (nx + 2) + (x + 1)
+    pos[base] = np.arange(m, dtype=np.int64)
+    del y, x
+    values = np.asarray(values, dtype=np.float64)
+    values_ext = np.append(values, -np.inf)
 
-    # 1. steepest ascent inside the mask, then pointer jumping to the local maxima
+    # 1. steepest ascent inside the mask, then pointer jumping to the local maxima.
+    # "brighter" is a strict order: by value, ties broken by position (no sort needed)
     parent = np.arange(m, dtype=np.int64)
-    best = rank.copy()
+    best_v = values.copy()
     neighbours = {}
     for dy, dx in _NEIGHBOURS:
-        nb = _neighbour_positions(idx, shape, pos, dy, dx)
+        nb = pos[base + (dy * (nx + 2) + dx)]
         neighbours[(dy, dx)] = nb
-        ok = nb >= 0
-        cand = np.where(ok, rank[np.where(ok, nb, 0)], -1)
-        better = cand > best
-        parent[better] = nb[better]
-        best[better] = cand[better]
+        cand = values_ext[nb]
+        better = (cand > best_v) | ((cand == best_v) & (nb > parent))
+        np.copyto(parent, nb, where=better)
+        np.copyto(best_v, cand, where=better)
+    del pos, base
     root = _pointer_jump(parent)
     is_root = root == np.arange(m)
     basin_of_root = np.cumsum(is_root) - 1
     basin = basin_of_root[root]                      # basin id of every pixel
     n_basin = int(is_root.sum())
     peak_pos = np.flatnonzero(is_root)               # pixel position of each basin's peak
-    peak_rank = rank[peak_pos]
     peak_value = values[peak_pos]
+    # rank of the peaks in the same strict order (a sort of the peaks only)
+    peak_rank = np.empty(n_basin, dtype=np.int64)
+    peak_rank[np.lexsort((peak_pos, peak_value))] = np.arange(n_basin)
     basin_size = np.bincount(basin, minlength=n_basin)
-    if n_basin == np.unique(component).size:         # one maximum per component: nothing to do
+    if n_basin == np.count_nonzero(np.bincount(component)):   # one maximum per component
         return root
 
     # 2. saddles between adjacent basins: max over touching pairs of min(v_p, v_q)
     a_list, b_list, h_list = [], [], []
     for dy, dx in _HALF_NEIGHBOURS:
         nb = neighbours[(dy, dx)]
-        ok = nb >= 0
+        ok = nb < m
         p = np.flatnonzero(ok)
         q = nb[ok]
         diff = basin[p] != basin[q]
@@ -202,7 +200,7 @@ def split_components(idx: np.ndarray, component: np.ndarray, values: np.ndarray,
 
 def add_halo(labels: np.ndarray, idx: np.ndarray, pixel_label: np.ndarray,
              values: np.ndarray | None, radius: int,
-             exclude: np.ndarray | None = None) -> int:
+             exclude: np.ndarray | None = None, connectivity: int = 8) -> int:
     """Grow labelled cosmic rays (in place) by ``radius`` rings of unlabelled neighbours.
 
     A pixel next to several cosmic rays goes to the one whose adjacent pixel is brightest
@@ -233,14 +231,17 @@ def add_halo(labels: np.ndarray, idx: np.ndarray, pixel_label: np.ndarray,
     src_idx, src_lab = idx, pixel_label
     for _ in range(int(radius)):
         y, x = np.divmod(src_idx, nx)
-        src_val = (np.asarray(values[src_idx], dtype=np.float64) if values is not None
+        # the image's own precision (float32 for every product): exact, and the scratch
+        # image below touches half the memory pages
+        dtype = np.float64 if values is None else np.result_type(values.dtype, np.float32)
+        src_val = (np.asarray(values[src_idx], dtype=dtype) if values is not None
                    else np.zeros(src_idx.size))
         # brightest source so far of each pixel claimed in this ring; np.empty is lazy and
         # only entries written below are ever read.  Claimed pixels carry -label until the
         # ring is done, so "free" (<= 0) still means "not a cosmic ray before this ring".
-        best = np.empty(ny * nx, dtype=np.float64)
+        best = np.empty(ny * nx, dtype=dtype)
         fresh_all = []
-        for dy, dx in _NEIGHBOURS:
+        for dy, dx in (_NEIGHBOURS if connectivity == 8 else _FOUR_NEIGHBOURS):
             ok = (x + dx >= 0) & (x + dx < nx) & (y + dy >= 0) & (y + dy < ny)
             q = src_idx[ok] + (dy * nx + dx)         # injective for one offset: no conflicts
             cur = flat_labels[q]
@@ -268,7 +269,8 @@ def label_cosmic_rays(mask: np.ndarray, image_e: np.ndarray | None = None, *,
                       split_min_dip_sigma: float = 5.0, split_max_saddle_fraction: float = 0.5,
                       halo_radius: int = 0, halo_exclude: np.ndarray | None = None,
                       background_e: float | np.ndarray = 0.0, halo_source_sigma: float = 10.0,
-                      ) -> tuple[np.ndarray, int, np.ndarray, list[str]]:
+                      halo_connectivity: int = 8,
+                      components: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, int, np.ndarray, list[str]]:
     """8-connected labels of the cosmic rays in one chip's detection mask.
 
     Parameters
@@ -308,6 +310,16 @@ def label_cosmic_rays(mask: np.ndarray, image_e: np.ndarray | None = None, *,
         ~15% (ACS/WFC 1.73% -> 1.54%, STIS 2.6% -> 2.2%) and halves the energy bias
         against 0, while 40 starts to lose halo charge.
 
+    halo_connectivity : {4, 8}
+        Neighbours a halo ring reaches: 4 (default in :mod:`hstcr_common.detect`) adds only
+        the side neighbours, which hold most of the diffused charge; the diagonal ones add
+        more noise than charge (median energy error on the synthetic truth: STIS 2.14% ->
+        2.00%, WFPC2 2.39% -> 2.22%, ACS/WFC 1.53% -> 1.42%).
+    components : (ndarray of int, ndarray of bool), optional
+        ``(label_image, keep)``: 8-connected components already labelled by the caller
+        (e.g. the hysteresis of :func:`hstcr_common.detect.detect_threshold`) and which of
+        them are cosmic rays; ``mask`` is then ignored and not labelled again.
+
     Returns
     -------
     labels : ndarray of int32, (ny, nx)
@@ -321,11 +333,20 @@ def label_cosmic_rays(mask: np.ndarray, image_e: np.ndarray | None = None, *,
     notes : list of str
         What was done, for :attr:`DetectionSummary.notes`.
     """
-    mask = np.asarray(mask, dtype=bool)
-    shape = mask.shape
-    comp_image, n_comp = ndimage.label(mask, structure=EIGHT)
-    idx = np.flatnonzero(comp_image)
-    comp = comp_image.ravel()[idx]
+    if components is None:
+        mask = np.asarray(mask, dtype=bool)
+        comp_image, n_comp = ndimage.label(mask, structure=EIGHT)
+        idx = np.flatnonzero(comp_image != 0)     # a bool scan is ~2x faster
+        comp = comp_image.ravel()[idx]
+    else:
+        # the caller labelled a superset already (hysteresis): keep the wanted components
+        comp_image, keep = components
+        n_comp = keep.size - 1
+        idx = np.flatnonzero(comp_image != 0)     # a bool scan is ~2x faster
+        comp = comp_image.ravel()[idx]
+        wanted = keep[comp]
+        idx, comp = idx[wanted], comp[wanted]
+    shape = comp_image.shape
     notes = []
     counts = np.bincount(comp, minlength=n_comp + 1)
     if min_pixels > 1:
@@ -334,26 +355,30 @@ def label_cosmic_rays(mask: np.ndarray, image_e: np.ndarray | None = None, *,
             notes.append(f"dropped {int(np.count_nonzero(counts[1:] < min_pixels))} "
                          f"components under {min_pixels} pixels")
             idx, comp = idx[~small], comp[~small]
-    n_kept = int(np.unique(comp).size)
+    n_kept = int(np.count_nonzero(np.bincount(comp))) if comp.size else 0
 
     if split and image_e is not None and idx.size:
         values = np.asarray(image_e).ravel()[idx].astype(np.float64)
         values -= background_at(background_e, idx)
         if noise_e is None:
             from .noise import robust_background
-            _, noise_e = robust_background(image_e, ~mask)
+            _, noise_e = robust_background(image_e, comp_image == 0)
         segment = split_components(idx, comp, values, shape, noise_e=float(noise_e),
                                    min_dip_sigma=split_min_dip_sigma,
                                    max_saddle_fraction=split_max_saddle_fraction)
     else:
         segment = comp.astype(np.int64)
 
-    # renumber segments 1..n in raster order of their first pixel (idx is sorted)
-    _, first, inverse = np.unique(segment, return_index=True, return_inverse=True)
-    order = np.argsort(first, kind="stable")
-    new_id = np.empty(order.size, dtype=np.int32)
+    # renumber segments 1..n in raster order of their first pixel (idx is sorted, so the
+    # first pixel is the smallest position holding the segment; no sort of the pixels)
+    n_ids = int(segment.max()) + 1 if segment.size else 0
+    first = np.full(n_ids, segment.size, dtype=np.int64)
+    np.minimum.at(first, segment, np.arange(segment.size, dtype=np.int64))
+    used = np.flatnonzero(first < segment.size)
+    order = used[np.argsort(first[used])]           # segment ids in raster order
+    new_id = np.zeros(n_ids, dtype=np.int32)
     new_id[order] = np.arange(1, order.size + 1, dtype=np.int32)
-    pixel_label = new_id[inverse.ravel()]
+    pixel_label = new_id[segment]
     n = int(order.size)
     labels = np.zeros(shape, dtype=np.int32)
     labels.ravel()[idx] = pixel_label
@@ -365,7 +390,7 @@ def label_cosmic_rays(mask: np.ndarray, image_e: np.ndarray | None = None, *,
                       > halo_source_sigma * float(noise_e))
             src = bright
         added = add_halo(labels, idx[src], pixel_label[src], values_all, halo_radius,
-                         halo_exclude)
+                         halo_exclude, connectivity=halo_connectivity)
         notes.append(f"added a {halo_radius}-pixel halo ring ({added} pixels) to the "
                      "cosmic rays for their energy")
 
@@ -415,7 +440,7 @@ def measure_cosmic_rays(labels: np.ndarray, n: int, image_e: np.ndarray, *,
     if n == 0:
         return CosmicRayCatalog.empty()
     nx = labels.shape[1]
-    idx = np.flatnonzero(labels)
+    idx = np.flatnonzero(labels != 0)               # a bool scan is ~2x faster
     lab = labels.ravel()[idx]
     order = np.argsort(lab, kind="stable")          # pixels grouped by label, raster within
     idx, lab = idx[order], lab[order]

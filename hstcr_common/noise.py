@@ -52,3 +52,62 @@ def robust_background(image_e: np.ndarray, valid: np.ndarray | None = None,
     level = float(part[k_med])
     sigma = float(part[k_med] - part[k_lo])
     return level, max(sigma, 0.0)
+
+
+def background_mean(image_e: np.ndarray, exclude: np.ndarray, level_e: float, sigma_e: float,
+                    *, margin: int = 1, clip_sigma: float = 4.0,
+                    sample: int = 50_000,
+                    exclude_components: tuple[np.ndarray, np.ndarray] | None = None) -> float:
+    """Mean background (e-) away from cosmic rays: the level to subtract from their pixels.
+
+    The median of :func:`robust_background` is the right centre for thresholds but not for
+    energies: dark current is Poisson (skewed, mean > median) and the faint charge of cosmic
+    rays and hot pixels pushes the median up by a fraction of a sigma.  Either way the level
+    is off by a few tenths of an electron per pixel, which over a cosmic ray's ~20 pixels
+    biases energies by ~0.5%.  This takes the plain mean of pixels at least ``margin + 1``
+    pixels (Chebyshev distance) from every ``exclude`` pixel, inside ``level_e +-
+    clip_sigma * sigma_e`` (a symmetric cut far out in both tails: no bias for a Gaussian,
+    < 0.01 sigma for the Poisson skew of a dark).
+
+    Parameters
+    ----------
+    image_e : ndarray, (ny, nx)
+    exclude : ndarray of bool, (ny, nx)
+        Detected cosmic-ray pixels, bad pixels, hot pixels.
+    level_e, sigma_e : float
+        Robust level and noise (e-) from :func:`robust_background`.
+    margin : int
+        Pixels this close to an excluded one are left out (cosmic-ray halos).
+    clip_sigma : float
+    sample : int
+        Pixels examined, on a regular stride (deterministic); the statistical error of the
+        mean is ``sigma_e / sqrt(sample)`` (0.45% of sigma).
+    exclude_components : (ndarray of int, ndarray of bool), optional
+        ``(label_image, keep)``: also exclude pixels whose component is kept (a detection
+        given as components rather than a mask; see ``detect_threshold``).
+
+    Returns
+    -------
+    float
+        The mean (e-); ``level_e`` when fewer than 100 pixels qualify.
+    """
+    ny, nx = image_e.shape
+    step = max(1, (ny * nx) // sample)
+    idx = np.arange(0, ny * nx, step, dtype=np.int64)
+    y, x = np.divmod(idx, nx)
+    ex = exclude.ravel()
+    lab, keep = (None, None) if exclude_components is None else exclude_components
+    lab = None if lab is None else lab.ravel()
+    near = np.zeros(idx.size, dtype=bool)
+    for dy in range(-margin, margin + 1):
+        yy = np.clip(y + dy, 0, ny - 1) * nx
+        for dx in range(-margin, margin + 1):
+            q = yy + np.clip(x + dx, 0, nx - 1)
+            near |= ex[q]
+            if lab is not None:
+                near |= keep[lab[q]]
+    values = image_e.ravel()[idx[~near]].astype(np.float64)
+    values = values[np.abs(values - level_e) <= clip_sigma * sigma_e]
+    if values.size < 100:
+        return float(level_e)
+    return float(values.mean())

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-from .errors import HstcrError
+from .errors import HstcrError, redact
 from .instruments import detectors
 from .lake import Lake, PartitionKey, partition_of
 from .rows import (SOFTWARE_VERSION, cosmic_rays_table, exposures_table, failures_table,
@@ -173,8 +173,28 @@ def _fetch(item: dict) -> dict:
 
 def _load(item: dict, files: dict):
     from .loading import load_dark
-    return load_dark(files["science"], dq=files.get("dq"), support=files.get("support"),
-                     source=str(item["files"]["science"]))
+    # the source is stored in the lake and shown in messages: no presigned query string
+    dark = load_dark(files["science"], dq=files.get("dq"), support=files.get("support"),
+                     source=redact(str(item["files"]["science"])))
+    _refuse_constant_chips(dark)
+    return dark
+
+
+def _refuse_constant_chips(dark) -> None:
+    """A CCD chip whose every pixel has one value (all 0, all NaN) is not a dark exposure.
+
+    Read noise alone makes every real frame vary; searching a constant one finds no cosmic
+    ray and would enter the statistics as a rate of 0.
+    """
+    if dark.detector.kind == "ir":
+        return
+    for chip in dark.chips:
+        science = chip.science
+        if science.size and science.min() == science.max():
+            raise HstcrError(f"chip {chip.name}: every pixel is {float(science.min()):g} e- "
+                             f"(constant frame, no read noise: not a real exposure"
+                             f"{'; its NaN/Inf pixels were set to 0' if dark.header.get('n_nonfinite') else ''})",
+                             source=dark.source, stage="load")
 
 
 def _effective_method(dark, method: str) -> str:
@@ -242,8 +262,9 @@ def _cleanup(lake: Lake, dataset: str, *, keep: set[str], known: dict | None,
         lake.delete(path)
 
 
-def _already_done(lake: Lake, item: dict, params_key: str, known: dict | None) -> bool:
-    """True when the lake has this dark with the same software version and params hash."""
+def _already_done(lake: Lake, item: dict, params_key: str, known: dict | None) -> str | None:
+    """The dark's exposures file when the lake has it with the same software version and
+    params hash (a true value), else None."""
     if known is not None:
         paths = known.get("exposures", [])
     elif item.get("instrument") and item.get("month"):
@@ -257,8 +278,20 @@ def _already_done(lake: Lake, item: dict, params_key: str, known: dict | None) -
             continue
         if t.num_rows and t["software_version"][0].as_py() == SOFTWARE_VERSION \
                 and t["params_hash"][0].as_py() == params_key:
-            return True
-    return False
+            return path
+    return None
+
+
+def _finish_skipped(lake: Lake, dataset: str, done_path: str, known: dict | None):
+    """Remove what a run killed between a dark's exposures write and its cleanup left:
+    a failures file of an earlier attempt, or rows of it in another partition."""
+    if not known:
+        return
+    key = partition_of(done_path)
+    keep = {done_path, lake.file_path("cosmic_rays", key, dataset)}
+    for path in sorted({p for table in ("cosmic_rays", "exposures", "failures")
+                        for p in known.get(table, [])} - keep):
+        lake.delete(path)
 
 
 def _record_failure(lake: Lake, item: dict, dark, stage: str, exc: BaseException, method: str,
@@ -268,7 +301,7 @@ def _record_failure(lake: Lake, item: dict, dark, stage: str, exc: BaseException
         key = PartitionKey.from_month(dark.instrument, dark.month)
     else:
         key = _key_for(item.get("instrument"), item.get("month"))
-    source = str((item.get("files") or {}).get("science") or "") or None
+    source = redact(str((item.get("files") or {}).get("science") or "")) or None
     lake.write("failures", failures_table(dataset, stage, exc, source=source, method=method),
                key, dataset)
     return {"instrument": key.instrument, "month": f"{key.year:04d}-{key.month:02d}"}
@@ -295,7 +328,7 @@ def _error_text(exc: BaseException) -> str:
     # a bug, not an input problem: keep where it happened for the failures row
     tb = traceback.extract_tb(exc.__traceback__)
     where = f" at {tb[-1].filename.rsplit('/', 1)[-1]}:{tb[-1].lineno}" if tb else ""
-    return f"{type(exc).__name__}: {exc}{where}"
+    return redact(f"{type(exc).__name__}: {exc}{where}")
 
 
 def _process(item: dict, lake: Lake, method: str, params: dict | None, reprocess: bool,
@@ -309,7 +342,9 @@ def _process(item: dict, lake: Lake, method: str, params: dict | None, reprocess
             raise HstcrError(f"unknown method {method!r}; use one of {', '.join(METHODS)}")
         if method == "stack":
             raise HstcrError("the stack method processes groups of darks: use process_group")
-        if not reprocess and _already_done(lake, item, params_key, known):
+        done_path = None if reprocess else _already_done(lake, item, params_key, known)
+        if done_path:
+            _finish_skipped(lake, item["dataset"], done_path, known)
             return _result(item, "skipped", seconds=time.perf_counter() - t0)
         files = _fetch(item)
         stages.start("load")
@@ -498,13 +533,33 @@ def _month_chunks(items: list[dict]) -> list[tuple[str, list[dict]]]:
     return sorted(chunks.items())
 
 
+def _recycling_pool_class():
+    """ProcessPoolExecutor that always replaces a worker retired by ``max_tasks_per_child``.
+
+    CPython's own (3.11 up to the gh-115634 fix, 2025-26) counts an idle-worker token per task
+    completion; a stale token makes it skip spawning the replacement of a retired worker, and
+    once every worker has retired the queued darks wait forever (a run of more than
+    ``workers * max_tasks_per_child`` darks hung).  This is the upstream fix: replace a worker
+    whenever the pool is below its size, without consulting the token.
+    """
+    from concurrent.futures import ProcessPoolExecutor
+
+    class RecyclingPool(ProcessPoolExecutor):
+        def _adjust_process_count(self):
+            # called under the executor's shutdown lock, by submit() and by the manager thread
+            # after a worker exits; _spawn_process/_processes exist in CPython 3.9-3.14
+            if len(self._processes) < self._max_workers:
+                self._spawn_process()
+
+    return RecyclingPool if hasattr(ProcessPoolExecutor, "_spawn_process") else ProcessPoolExecutor
+
+
 def _new_pool(n_procs: int, max_tasks_per_child: int):
     import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
     # spawn: a fresh interpreter per worker (fork + pyarrow's threads is unsafe), and
     # max_tasks_per_child recycles workers so memory cannot creep up over a long run
-    return ProcessPoolExecutor(max_workers=n_procs, mp_context=mp.get_context("spawn"),
-                               max_tasks_per_child=max_tasks_per_child)
+    return _recycling_pool_class()(max_workers=n_procs, mp_context=mp.get_context("spawn"),
+                                   max_tasks_per_child=max_tasks_per_child)
 
 
 def _run_in_pool(pool, tasks, take, lake, method, params, reprocess) -> list[tuple]:
@@ -563,6 +618,8 @@ def run(items: Iterable[dict], *, lake: str = "./hstcr-lake", method: str = "thr
     workers = workers or os.cpu_count() or 1
     summary = RunSummary()
     t0 = time.perf_counter()
+    # a run killed before its renames left hidden temporary files: remove those of dead writers
+    lake_obj.sweep_temporary()
     # one listing per table up front: resuming and cleaning up then need no per-dark listing
     indexes = {t: lake_obj.index(t) for t in ("cosmic_rays", "exposures", "failures")}
 

@@ -76,7 +76,7 @@ def plot_rate_map(table: pa.Table, path: str | os.PathLike, *, title: str | None
         iy = np.clip(((lat + 90) // 5).astype(int), 0, 35)
         ix = np.clip(((lon + 180) // 5).astype(int), 0, 71)
         # sums add across instruments; the rate is their ratio
-        np.add.at(grid_n, (iy, ix), table["n_cr"].to_numpy(zero_copy_only=False))
+        np.add.at(grid_n, (iy, ix), table["n_cr_corrected"].to_numpy(zero_copy_only=False))
         np.add.at(grid_x, (iy, ix), table["exposure_s_cm2"].to_numpy(zero_copy_only=False))
     with np.errstate(invalid="ignore", divide="ignore"):
         rate = np.where(grid_x > 0, grid_n / grid_x, np.nan)
@@ -111,7 +111,7 @@ def plot_rate_vs_time(table: pa.Table, path: str | os.PathLike) -> Path:
     for inst in sorted({r["instrument"] for r in rows}):
         sel = [r for r in rows if r["instrument"] == inst]
         when = [dt.date(r["year"], r["month"], 15) for r in sel]
-        rate = [r["rate_cr_s_cm2"] for r in sel]
+        rate = [r["rate_corrected_cr_s_cm2"] for r in sel]
         sd = [r["sd_dark_rate_cr_s_cm2"] or 0.0 for r in sel]
         ax.errorbar(when, rate, yerr=sd, marker="o", ms=4, capsize=2, lw=1, label=inst)
     ax.set_ylabel("cosmic rays / s / cm$^2$")
@@ -160,7 +160,7 @@ def plot_rate_vs_field(table: pa.Table, path: str | os.PathLike) -> Path:
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
     if table.num_rows:
         b = np.asarray(table["min_b_nt"].to_numpy(zero_copy_only=False), float) + 500.0
-        ax.plot(b, table["rate_cr_s_cm2"].to_numpy(zero_copy_only=False), "o-")
+        ax.plot(b, table["rate_corrected_cr_s_cm2"].to_numpy(zero_copy_only=False), "o-")
     ax.axvline(23000, color="0.5", ls="--", lw=1)
     ax.text(23000, 0.98, " SAA (min |B| < 23,000 nT)", transform=ax.get_xaxis_transform(),
             va="top", fontsize=8, color="0.3")

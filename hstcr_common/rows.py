@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from . import __version__
 from .catalog import CosmicRayCatalog, DetectionSummary
+from .errors import redact
 from .schemas import COSMIC_RAYS, EXPOSURES, FAILURES, PIXEL, TRACK_POINT
 
 SOFTWARE_VERSION = __version__
@@ -243,7 +244,7 @@ def failures_table(dataset: str, stage: str, error: BaseException, *, source: st
         "dataset": dataset,
         "stage": getattr(error, "stage", None) or stage,
         "error_type": type(error).__name__,
-        "message": str(error) or type(error).__name__,
+        "message": redact(str(error)) or type(error).__name__,  # no presigned URL secrets
         "source": source,
         "method": method,
         "software_version": SOFTWARE_VERSION,

@@ -4,12 +4,11 @@ Targets (issue 3): completeness >= 98% above 300 e-, purity >= 99%, median
 |energy/true - 1| <= 2%, rate within 2% of the injected rate, on darks with 0.5% hot pixels of
 which a tenth are unflagged.
 
-About the energy target: ``simulate_chip`` draws the cosmic-ray charge itself with Poisson
-noise, which alone gives a median |E/true - 1| of ~2% at the median cosmic ray (1000 e-),
-whatever the detector does.  Real electron-hole pair creation is sub-Poissonian (Fano factor
-~0.12 in silicon), so the energy test rebuilds the same chip with Fano noise on the
-cosmic-ray charge (:func:`_fano_science`) and asserts the 2% there; on the raw simulation it
-asserts 3%.
+The simulated cosmic-ray charge carries Fano noise (variance 0.115 N, as pair creation in
+silicon), so the energy target is asserted on the raw simulation.  The full-size darks of
+every CCD instrument are also run through the real pipeline (``write_dark`` ->
+``pipeline.process_item`` -> the lake's ``exposures`` row) and the row's rates checked
+against the truth's injected rate.
 """
 
 from __future__ import annotations
@@ -37,17 +36,7 @@ from hstcr_common.instruments import ccd_detectors, get_detector
 from hstcr_common.synthetic import simulate_chip
 from hstcr_common.truth import match_to_truth
 
-FANO = 0.115
 SHAPE = (512, 512)
-
-
-def _fano_science(t, seed):
-    """The chip of ``t`` with sub-Poissonian (Fano) noise on the cosmic-ray charge."""
-    rng = np.random.default_rng(seed)
-    cr = t.cosmic_rays.image(t.shape).astype(np.float64)
-    sci = (rng.poisson(t.background_e + t.hot_pixel_e) + rng.normal(0, t.read_noise_e, t.shape)
-           + cr + rng.normal(0, 1, t.shape) * np.sqrt(FANO * cr))
-    return sci.astype(np.float32)
 
 
 def _dark(det, truths, science=None, name="synth"):
@@ -91,13 +80,12 @@ def test_threshold_meets_targets_on_every_ccd(det_id):
     score = _score([find_cosmic_rays(dark, method="threshold")], [truths])
     assert score["completeness"] >= 0.98, score
     assert score["purity"] >= 0.99, score
-    assert score["energy_error"] <= 0.04, score          # raw simulation (Poisson CR charge)
     assert abs(score["rate_bias"]) <= 0.03, score        # one 2x512^2 dark: ~1000 CRs
-    fano = _dark(det, truths, science=[_fano_science(t, 5 + i) for i, t in enumerate(truths)])
-    # 2% where the noise is low (ACS/WFC, WFC3/UVIS); the noisier, smaller-charge detectors
-    # (HRC/STIS 21 um pixels with 5 e- read noise, WFPC2's 10 um silicon) reach 2.2-3%
-    limit = 0.02 if det_id in ("acs_wfc", "wfc3_uvis") else 0.03
-    assert _score([find_cosmic_rays(fano)], [truths])["energy_error"] <= limit
+    # the 2% target holds for ACS/WFC, WFC3/UVIS, ACS/HRC; STIS (5.4 e- read noise) sits at
+    # 2.0-2.05% and WFPC2 (10 um silicon: the smallest charges) at ~2.2% whatever the
+    # aperture tried (grow 1.5-3 sigma, halo sources 5-40 sigma, 4/8-connected halo)
+    limit = {"stis_ccd": 0.021, "wfpc2": 0.023}.get(det_id, 0.02)
+    assert score["energy_error"] <= limit, score
 
 
 def test_threshold_rate_within_two_percent_on_acs_wfc():
@@ -259,3 +247,63 @@ def test_searched_area_rules():
     assert searched_pixel_count(bad) == 100 - 9      # blind: rows 7-9 x cols 7-9
     with pytest.raises(HstcrError, match="searched_area"):
         searched_pixel_count(bad, "everything")
+
+
+# ------------------------------------------------------------------ through the real pipeline
+def _pipeline_row(det_id, tmp_path, seed):
+    """A full-size dark as written by ``write_dark``, processed by ``pipeline.process_item``:
+    (its exposures row, its exposure truth)."""
+    import pyarrow.parquet as pq
+
+    from hstcr_common.pipeline import process_item
+    from hstcr_common.synthetic import write_dark
+
+    dark = write_dark(det_id, tmp_path / "darks", seed=seed)
+    res = process_item(dark.manifest_item, lake=str(tmp_path / "lake"))
+    assert res["status"] == "done", res
+    [path] = (tmp_path / "lake" / "exposures").rglob(f"{dark.dataset}.parquet")
+    return pq.read_table(path).to_pylist()[0], dark.exposure
+
+
+def _check_rates(row, truth):
+    injected = truth["n_cr"] / (truth["area_cm2"] * truth["integration_time_s"])
+    # one denominator: the generator injects over the pipeline's own integration time
+    assert row["integration_time_s"] == pytest.approx(truth["integration_time_s"])
+    assert row["integration_rule"] == truth["integration_rule"]
+    assert row["searched_area_cm2"] == pytest.approx(truth["area_cm2"], rel=1e-3)
+    # the headline rate (coincidence-corrected) within 2% of the injected one; the rate of
+    # resolved cosmic rays is a lower bound, a few % low on these dense 1000 s frames
+    assert row["rate_corrected_cr_s_cm2"] == pytest.approx(injected, rel=0.02), (row, injected)
+    assert 0.90 * injected < row["rate_cr_s_cm2"] <= row["rate_corrected_cr_s_cm2"]
+
+
+@pytest.mark.parametrize("det_id", ["stis_ccd", "acs_hrc", "wfpc2"])
+def test_pipeline_rates_on_full_frame_darks(det_id, tmp_path):
+    row, truth = _pipeline_row(det_id, tmp_path, seed=31)
+    _check_rates(row, truth)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("det_id", ["acs_wfc", "wfc3_uvis"])
+def test_pipeline_rates_on_full_frame_wide_field_darks(det_id, tmp_path):
+    row, truth = _pipeline_row(det_id, tmp_path, seed=32)
+    _check_rates(row, truth)
+
+
+def test_ramp_method_dispatches_to_the_ramp_module(tmp_path):
+    from hstcr_common import ramp
+    from hstcr_common.loading import load_dark
+    from hstcr_common.synthetic_ir import write_ir_dark
+
+    files = write_ir_dark("nicmos_nic2", tmp_path, seed=3, n_reads=5, cr_rate_per_s_cm2=5.0)
+    dark = load_dark(files.paths["science"])
+    assert ramp.find_cosmic_rays_ramp is ramp.find_ir_cosmic_rays
+    cat, summary = find_cosmic_rays(dark, method="ramp")
+    cat2, summary2 = ramp.find_ir_cosmic_rays(dark)
+    assert summary.method == "ramp" and summary.n_cr == summary2.n_cr > 0
+    np.testing.assert_array_equal(cat.energy_e, cat2.energy_e)
+    for method in ("threshold", "dq"):
+        with pytest.raises(HstcrError, match="ramp"):
+            find_cosmic_rays(dark, method=method)
+    with pytest.raises(HstcrError, match="unknown parameter"):
+        find_cosmic_rays(dark, method="ramp", no_such_knob=1)

@@ -43,6 +43,14 @@ class LazyGroup(click.Group):
             formatter.write_dl(rows)
 
 
+def output_console(**kwargs):
+    """A rich console for tables: the terminal's width, or 200 columns when piped to a file
+    (rich's default of 80 folds every cell of a wide table into slivers)."""
+    from rich.console import Console
+
+    return Console(width=None if Console().is_terminal else 200, **kwargs)
+
+
 @click.group(cls=LazyGroup)
 @click.version_option(__version__, prog_name="hstcr")
 def main():

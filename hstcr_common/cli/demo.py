@@ -83,15 +83,17 @@ def summary_rows(lake: str, injected: dict[str, dict]) -> list[dict]:
 
     found = {r["instrument"]: r for r in run_sql(
         "SELECT instrument, count(*) AS darks, sum(n_cr) AS n_cr, "
-        "sum(CAST(n_cr AS DOUBLE)) / sum(integration_time_s * searched_area_cm2) AS rate "
+        "sum(n_cr_corrected) / sum(integration_time_s * searched_area_cm2) AS rate, "
+        "sum(CAST(n_cr AS DOUBLE)) / sum(integration_time_s * searched_area_cm2) AS rate_separable "
         "FROM exposures GROUP BY instrument", lake).to_pylist()}
     rows = []
     for det_id, counts in injected.items():
-        f = found.get(det_id, {"darks": 0, "n_cr": 0, "rate": None})
+        f = found.get(det_id, {"darks": 0, "n_cr": 0, "rate": None, "rate_separable": None})
         n_inj = sum(counts.values())
         rows.append({"instrument": det_id, "darks": f["darks"], "injected": n_inj, "found": f["n_cr"],
                      "recovered": (f["n_cr"] or 0) / n_inj if n_inj else None,
-                     "rate": f["rate"], "injected_rate": INJECTED_RATE})
+                     "rate": f["rate"], "rate_separable": f["rate_separable"],
+                     "injected_rate": INJECTED_RATE})
     return rows
 
 
@@ -103,13 +105,14 @@ def summary_rows(lake: str, injected: dict[str, dict]) -> list[dict]:
               help="Multiply the number of darks per detector (at least one each).")
 def command(out, workers, scale):
     """Synthetic darks for every HST detector -> lake -> summary -> plots (offline, ~1-3 min)."""
-    from rich.console import Console
     from rich.table import Table
+
+    from . import output_console
 
     from ..plots import make_plots
     from .run import execute
 
-    console = Console(width=None if Console().is_terminal else 110)
+    console = output_console()
     out = Path(out)
     t0 = time.perf_counter()
     console.print(f"[bold]1/4[/bold] synthetic darks -> {out / 'darks'}")
@@ -126,12 +129,14 @@ def command(out, workers, scale):
     console.print("[bold]3/4[/bold] summary (SQL over the lake)")
     table = Table(title="recovered vs injected (rates in CR/s/cm2)")
     for col in ("instrument", "darks", "CRs injected", "CRs found", "found/injected",
-                "rate found", "rate injected"):
+                "rate found", "separable only", "rate injected"):
         table.add_column(col, justify="left" if col == "instrument" else "right", no_wrap=True)
     for r in summary_rows(lake, injected):
         table.add_row(r["instrument"], str(r["darks"]), f"{r['injected']:,}", f"{r['found'] or 0:,}",
                       f"{r['recovered']:.3f}" if r["recovered"] is not None else "-",
-                      f"{r['rate']:.3f}" if r["rate"] is not None else "-", f"{r['injected_rate']:.2f}")
+                      f"{r['rate']:.3f}" if r["rate"] is not None else "-",
+                      f"{r['rate_separable']:.3f}" if r["rate_separable"] is not None else "-",
+                      f"{r['injected_rate']:.2f}")
     console.print(table)
     console.print(f"run: {summary.done} darks done, {summary.skipped} skipped, {summary.failed} failed; "
                   f"{summary.n_cr:,} cosmic rays in {summary.seconds:.1f} s "

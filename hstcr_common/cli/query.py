@@ -11,15 +11,16 @@ from ..lake import DEFAULT_LAKE
 
 
 def _print_table(table, max_rows: int) -> None:
-    from rich.console import Console
     from rich.table import Table
+
+    from . import output_console
 
     out = Table(show_lines=False)
     for name in table.column_names:
         out.add_column(name, overflow="fold")
     for row in table.slice(0, max_rows).to_pylist():
         out.add_row(*[_fmt(v) for v in row.values()])
-    console = Console()
+    console = output_console()
     console.print(out)
     if table.num_rows > max_rows:
         console.print(f"... {table.num_rows - max_rows} more rows (use --format csv or --out)")

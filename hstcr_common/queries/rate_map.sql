@@ -1,13 +1,15 @@
 -- rate_map: cosmic-ray rate (CR/s/cm2) in 5 x 5 degree latitude/longitude bins along HST's track
 -- Each dark's cosmic rays and exposure (s x cm2) are shared equally among the one-minute points of
 -- its track, so a bin's rate is sum(CRs) / sum(exposure) over the minutes HST spent in it.
--- Sums are per instrument so they can be added across instruments.
+-- Sums are per instrument so they can be added across instruments.  rate_corrected_cr_s_cm2
+-- (coincidence-corrected counts) is the headline; rate_cr_s_cm2 counts separable cosmic rays only.
 -- Shared by DuckDB and Athena: DuckDB runs it through hstcr_common.query.to_duckdb (UNNEST shim).
 WITH points AS (
     SELECT
         e.instrument,
         e.dataset,
         CAST(e.n_cr AS DOUBLE) AS n_cr,
+        e.n_cr_corrected,
         e.integration_time_s * e.searched_area_cm2 AS exposure_s_cm2,
         t.latitude_deg,
         t.longitude_deg,
@@ -23,8 +25,10 @@ SELECT
     count(DISTINCT dataset) AS n_darks,
     count(*) AS n_minutes,
     sum(n_cr / n_points) AS n_cr,
+    sum(n_cr_corrected / n_points) AS n_cr_corrected,
     sum(exposure_s_cm2 / n_points) AS exposure_s_cm2,
-    sum(n_cr / n_points) / sum(exposure_s_cm2 / n_points) AS rate_cr_s_cm2
+    sum(n_cr / n_points) / sum(exposure_s_cm2 / n_points) AS rate_cr_s_cm2,
+    sum(n_cr_corrected / n_points) / sum(exposure_s_cm2 / n_points) AS rate_corrected_cr_s_cm2
 FROM points
 GROUP BY instrument, floor(latitude_deg / 5.0), floor(longitude_deg / 5.0)
 ORDER BY instrument, lat_center_deg, lon_center_deg

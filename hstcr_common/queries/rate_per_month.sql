@@ -9,8 +9,8 @@ SELECT
     sum(integration_time_s) AS integration_time_s,
     sum(CAST(n_cr AS DOUBLE)) / sum(integration_time_s * searched_area_cm2) AS rate_cr_s_cm2,
     sum(n_cr_corrected) / sum(integration_time_s * searched_area_cm2) AS rate_corrected_cr_s_cm2,
-    avg(rate_cr_s_cm2) AS mean_dark_rate_cr_s_cm2,
-    stddev_samp(rate_cr_s_cm2) AS sd_dark_rate_cr_s_cm2
+    avg(rate_corrected_cr_s_cm2) AS mean_dark_rate_cr_s_cm2,
+    stddev_samp(rate_corrected_cr_s_cm2) AS sd_dark_rate_cr_s_cm2
 FROM exposures
 WHERE integration_time_s > 0 AND searched_area_cm2 > 0
 GROUP BY instrument, year, month

@@ -3,7 +3,8 @@
 The model (units: electrons, pixels, micrometres, seconds):
 
 * dark current ``detector.dark_current_e_per_s * exposure_s`` per pixel (plus an optional
-  uniform post-flash level), Poisson noise on every electron, Gaussian read noise;
+  uniform post-flash level) and hot pixels with Poisson noise, cosmic-ray charge with Fano
+  noise (Gaussian, variance ``FANO_FACTOR * N``), Gaussian read noise;
 * hot pixels: a fixed pattern of the detector (same positions and rates for every dark made
   with the same ``fixed_pattern_seed``), log-uniform dark rates well above the background,
   most flagged in DQ, a fraction new and unflagged;
@@ -54,6 +55,9 @@ HALO_FRACTION = 0.04
 KERNEL_RADIUS_PX = 3
 #: pixel contributions below this (electrons) are dropped from the truth *and* the image.
 MIN_PIXEL_E = 0.5
+#: Fano factor of electron-hole pair creation in silicon (variance / mean of the number of
+#: pairs), ~0.115 for keV-scale deposits; the cosmic-ray charge noise (see simulate_chip).
+FANO_FACTOR = 0.115
 
 # --- hot pixels -----------------------------------------------------------------------------
 #: log-uniform range of hot-pixel dark rates (e-/s): ACS calls a pixel hot above 0.08 e-/s.
@@ -153,7 +157,7 @@ class ChipTruth:
     ----------
     science_e : ndarray, float32 (ny, nx)
         Electrons as a calibrated (bias-subtracted) flt holds them: dark current x time +
-        flash + hot pixels + cosmic rays, Poisson noise, read noise.
+        flash + hot pixels (Poisson noise) + cosmic rays (Fano noise), read noise.
     dq : ndarray, uint16 (ny, nx)
         Flagged hot pixels, bad columns, and (with ``flag_cosmic_rays``) the CR bit.
     cosmic_rays : CosmicRayTruth
@@ -462,8 +466,17 @@ def simulate_chip(
     background_e = det.dark_current_e_per_s * exposure_s + float(flash_e)
     hot_e = (hot_rate * np.float32(exposure_s)).astype(np.float32)
     cr_e = truth.image(shape)
-    expected = background_e + hot_e.astype(np.float64) + cr_e
-    science = rng.poisson(expected).astype(np.float32)
+    # dark current, flash and hot pixels: thermally generated, one electron at a time, so
+    # Poisson.  Cosmic-ray charge is not: the number of electron-hole pairs a particle makes
+    # in silicon fluctuates far less than Poisson, with variance F * N for Fano factor
+    # F ~ 0.115 at these (keV) energies (Fano 1947, Phys. Rev. 72, 26; silicon: Lowe & Sareen
+    # 2007, NIM A 576, 367; Janesick, "Scientific Charge-Coupled Devices", 2001, ch. 2).  N is
+    # thousands of pairs per cosmic ray, so a Gaussian of variance F * N per pixel.
+    science = rng.poisson(background_e + hot_e.astype(np.float64)).astype(np.float32)
+    cr_noise = rng.standard_normal(shape, dtype=np.float32)
+    cr_noise *= np.sqrt(np.float32(FANO_FACTOR) * cr_e)
+    science += cr_e
+    science += cr_noise
     science += rng.standard_normal(shape, dtype=np.float32) * np.float32(read_noise)
 
     hot_bit, column_bit = dq_bits(det)

@@ -38,6 +38,7 @@ from ..dark import Chip, Dark
 from ..errors import HstcrError
 from ..instruments import Detector, get_detector
 from ..schemas import PIXEL
+from ..timing import integration_time as pipeline_integration_time
 from .chip import ChipTruth, simulate_chip
 
 #: MJD of 1985-01-01, the zero of EPCHTIME
@@ -224,17 +225,19 @@ def integration_time(detector: Detector, exptime_s: float, flashdur_s: float) ->
         float, float | None, str]:
     """(integration time, DARKTIME to write or None, rule) for a synthetic dark.
 
-    Mirrors the pipeline's rule: DARKTIME where the header has it, otherwise EXPTIME + FLASHDUR
-    + readout time (WFPC2: 30 s for EXPTIME <= 180 s, else 60 s).
+    The DARKTIME keyword is written for the detectors of :data:`DARKTIME_OVERHEAD_S`
+    (EXPTIME + FLASHDUR + the idle overhead).  The integration time the cosmic rays are
+    injected over is then computed by the pipeline's own rule,
+    :func:`hstcr_common.timing.integration_time`, from exactly the keywords written, so the
+    truth's rate and the measured rate share one denominator and one ``integration_rule``
+    string (e.g. ``"DARKTIME"``, ``"EXPTIME+READOUT(60s)"``).
     """
+    darktime = None
     if detector.id in DARKTIME_OVERHEAD_S:
         darktime = exptime_s + flashdur_s + DARKTIME_OVERHEAD_S[detector.id]
-        return darktime, darktime, "DARKTIME"
-    readout = detector.readout_time_s
-    if (detector.readout_time_short_s is not None
-            and exptime_s <= (detector.readout_short_max_exptime_s or 0.0)):
-        readout = detector.readout_time_short_s
-    return exptime_s + flashdur_s + readout, None, "EXPTIME+FLASHDUR+readout"
+    total, rule = pipeline_integration_time(detector, exptime_s, darktime_s=darktime,
+                                            flashdur_s=flashdur_s)
+    return total, darktime, rule
 
 
 # ----------------------------------------------------------------------------------------------
@@ -823,8 +826,13 @@ def write_sample(detector_id, n: int, out_dir, seed: int = 0, *, start=None,
             k += 1
         names.add(name)
         when = first + dt.timedelta(seconds=float(offsets_s[i]))
-        darks.append(write_dark(det, out_dir, seed=dark_seed, dataset=name, date=when,
-                                **kwargs))
+        if det.kind == "ir":    # MULTIACCUM ramps: an ima + spt pair with the same interface
+            from ..synthetic_ir import write_ir_dark
+            darks.append(write_ir_dark(det, out_dir, seed=dark_seed, dataset=name, date=when,
+                                       **kwargs))
+        else:
+            darks.append(write_dark(det, out_dir, seed=dark_seed, dataset=name, date=when,
+                                    **kwargs))
     exposures = [d.exposure for d in darks]
     write_truth(out_dir / "truth.parquet", pa.concat_tables([d.truth for d in darks]), exposures)
     pq.write_table(exposures_table(exposures), out_dir / "truth_exposures.parquet")
