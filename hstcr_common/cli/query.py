@@ -49,8 +49,13 @@ def _fmt(value) -> str:
               show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False), help="Write the result here instead of stdout.")
 @click.option("--max-rows", type=int, default=50, show_default=True, help="Rows shown by --format table.")
-def command(sql, named, list_named, show_sql, lake, fmt, out, max_rows):
-    """Run SQL over the lake (DuckDB).
+@click.option("--athena", is_flag=True,
+              help="Run in the deployed stack's Athena workgroup instead (same as `hstcr aws query`).")
+@click.option("--workgroup", help="With --athena: the workgroup (default: the stack's output).")
+@click.option("--stack", default="hstcr", show_default=True, help="With --athena: the CDK stack name.")
+@click.pass_context
+def command(ctx, sql, named, list_named, show_sql, lake, fmt, out, max_rows, athena, workgroup, stack):
+    """Run SQL over the lake (DuckDB), or with --athena over the AWS lake (Athena).
 
     The views are cosmic_rays, exposures and failures, each with the partition columns
     instrument, year and month.  Example:
@@ -71,6 +76,13 @@ def command(sql, named, list_named, show_sql, lake, fmt, out, max_rows):
             if show_sql:
                 click.echo(sql)
                 return
+        if athena:
+            # the named files are already in Athena's (Trino) dialect; results print as TSV
+            from .aws import query as athena_query_command
+
+            ctx.invoke(athena_query_command, sql=sql, stack=stack, workgroup=workgroup,
+                       database="hstcr")
+            return
         table = run_sql(sql, lake)
     except HstcrError as exc:
         raise click.ClickException(str(exc)) from None

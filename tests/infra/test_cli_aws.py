@@ -122,3 +122,19 @@ def test_query_resolves_named_queries(aws):
     assert "FROM exposures" in query
     missing = CliRunner().invoke(main, ["aws", "query", "@no_such_query", "--workgroup", "wg"])
     assert missing.exit_code != 0 and "no_such_query" in missing.output
+
+
+def test_hstcr_query_athena_runs_the_named_sql_in_athena(aws):
+    """`hstcr query --athena --named X` sends the shared .sql file, unchanged, to Athena."""
+    import boto3
+
+    from hstcr_common.query import named_sql
+
+    boto3.client("athena").create_work_group(
+        Name="wg", Configuration={"ResultConfiguration": {"OutputLocation": "s3://results/"}})
+    boto3.client("s3").create_bucket(Bucket="results")
+    result = CliRunner().invoke(main, ["query", "--athena", "--named", "rate_map", "--workgroup", "wg"])
+    assert result.exit_code == 0, result.output
+    ex_id = boto3.client("athena").list_query_executions(WorkGroup="wg")["QueryExecutionIds"][0]
+    query = boto3.client("athena").get_query_execution(QueryExecutionId=ex_id)["QueryExecution"]["Query"]
+    assert query == named_sql("rate_map") and "CROSS JOIN UNNEST(e.track)" in query
