@@ -507,9 +507,6 @@ def _known_paths(indexes: dict[str, dict[str, list[str]]], dataset: str) -> dict
 
 def _task(kind: str, payload, lake: Lake, method: str, params, reprocess: bool, known):
     """Pool entry point (module level so it pickles)."""
-    crash = os.environ.get("HSTCR_TEST_KILL_WORKER")  # tests: simulate a worker killed by the OS
-    if crash and any(it.get("dataset") == crash for it in (payload if kind == "group" else [payload])):
-        os._exit(137)
     if kind == "group":
         return process_group(payload, lake=lake, params=params, reprocess=reprocess, known=known)
     return [_process(payload, lake, method, params, reprocess, known)]

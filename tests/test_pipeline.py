@@ -305,7 +305,21 @@ def test_killed_worker_fails_only_its_dark(darks, tmp_path, monkeypatch):
     items = items_from_folder(darks / "stis_ccd") + items_from_folder(darks / "acs_hrc")
     items = [it for it in items if it["instrument"]]  # the corrupt file is tested elsewhere
     victim = items[1]["dataset"]
-    monkeypatch.setenv("HSTCR_TEST_KILL_WORKER", victim)
+    # spawned workers start a fresh interpreter, which imports sitecustomize from PYTHONPATH:
+    # there, the worker handed the victim dies as the OOM killer would do it
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    (hooks / "sitecustomize.py").write_text(
+        "import os\n"
+        "import hstcr_common.pipeline as pipeline\n"
+        "_process = pipeline._process\n"
+        "def _dying(item, *args, **kwargs):\n"
+        "    if item.get('dataset') == os.environ['HSTCR_TEST_VICTIM']:\n"
+        "        os._exit(137)\n"
+        "    return _process(item, *args, **kwargs)\n"
+        "pipeline._process = _dying\n")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(hooks), os.environ.get("PYTHONPATH", "")]))
+    monkeypatch.setenv("HSTCR_TEST_VICTIM", victim)
     lake = str(tmp_path / "lake")
     summary = run(items, lake=lake, workers=2)
     status = {r["dataset"]: r["status"] for r in summary.results}
