@@ -265,7 +265,6 @@ def test_writer_killed_mid_write_leaves_no_visible_file(tmp_path):
     proc.wait(10)
     lake = Lake(lake_dir)
     assert lake.files("cosmic_rays") == []
-    duckdb = pytest.importorskip("duckdb")
     from hstcr_common.query import connect
     con = connect(str(lake_dir))
     assert con.execute("SELECT count(*) FROM cosmic_rays").fetchone()[0] == 0

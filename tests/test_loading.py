@@ -694,7 +694,7 @@ def test_counts_without_any_gain_and_strange_bunit():
     ("wfpc2", "COUNTS"),
 ])
 def test_synthetic_darks_load_to_their_truth(tmp_path, det_id, bunit):
-    synthetic = pytest.importorskip("hstcr_common.synthetic")
+    from hstcr_common import synthetic
     made = synthetic.write_dark(det_id, tmp_path, seed=11, bunit=bunit, exptime_s=100.0)
     dark = load_dark(made.paths["science"], dq=made.paths.get("dq"),
                      support=made.paths["support"])
@@ -714,8 +714,7 @@ def test_synthetic_darks_load_to_their_truth(tmp_path, det_id, bunit):
 
 
 def test_synthetic_ir_ramp_goes_through_load_dark(tmp_path):
-    synthetic_ir = pytest.importorskip("hstcr_common.synthetic_ir")
-    pytest.importorskip("hstcr_common.loading_ir")
+    from hstcr_common import synthetic_ir
     made = synthetic_ir.write_ir_dark("nicmos_nic2", tmp_path, seed=2, n_reads=4)
     paths = made.paths
     dark = load_dark(paths["science"], support=paths["support"])

@@ -13,8 +13,7 @@ from urllib.parse import parse_qs
 
 import pytest
 
-pytest.importorskip("astroquery")
-responses = pytest.importorskip("responses")
+import responses
 
 from click.testing import CliRunner  # noqa: E402
 
@@ -227,8 +226,8 @@ def test_cli_plan_error_is_clean(replay, tmp_path):
 def test_end_to_end_plan_fetch_load(replay, monkeypatch, tmp_path):
     """plan (replayed MAST) -> realistic synthetic files at the bucket's keys in moto S3 ->
     partial reads -> astropy and the loader open the bytes."""
-    boto3 = pytest.importorskip("boto3")
-    moto = pytest.importorskip("moto")
+    import boto3
+    import moto
     from astropy.io import fits
 
     from hstcr_common import sources

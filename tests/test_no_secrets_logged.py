@@ -22,8 +22,7 @@ import pytest
 
 from hstcr_common.errors import HstcrError, redact
 
-responses = pytest.importorskip("responses")
-moto = pytest.importorskip("moto")
+import responses
 
 REPO = Path(__file__).resolve().parents[1]
 SECRET = "hstcrTESTsecretKEYdoNotLog/0123456789+abcdefGHIJ"

@@ -26,7 +26,7 @@ from hstcr_common.orbit import (
 )
 from hstcr_common.schemas import TRACK_POINT
 
-calcos_orbit = pytest.importorskip("calcos.orbit")
+from calcos import orbit as calcos_orbit
 
 ELEMENT_KEYS = [
     "EPCHTIME", "MEANANOM", "FDMEANAN", "SDMEANAN", "ECCENTRY", "ECCENTX2", "ECBDX3",

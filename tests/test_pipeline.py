@@ -248,7 +248,6 @@ def test_process_item_into_s3(moto_s3, darks):  # noqa: F811
 
 
 def test_ir_dark_uses_ramp(tmp_path):
-    pytest.importorskip("hstcr_common.synthetic_ir")
     from hstcr_common.synthetic_ir import write_ir_dark
     f = write_ir_dark("nicmos_nic2", tmp_path / "d", seed=2)
     lake = str(tmp_path / "lake")

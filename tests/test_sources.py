@@ -15,9 +15,9 @@ from hstcr_common import sources
 from hstcr_common.errors import HstcrError
 from hstcr_common.sources import fetch_dark_files, read_fits_hdus, s3_key
 
-boto3 = pytest.importorskip("boto3")
-moto = pytest.importorskip("moto")
-responses = pytest.importorskip("responses")
+import boto3
+import moto
+import responses
 
 BUCKET = "stpubdata"
 

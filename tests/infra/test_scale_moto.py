@@ -9,7 +9,6 @@ still end with its rows, with no failures row, and the retries must have happene
 
 from __future__ import annotations
 
-import io
 import json
 import threading
 import time
