@@ -653,9 +653,33 @@ def find_cosmic_rays(dark: Dark, method: str = "threshold", **params: Any) -> tu
         bads.append(bad)
         notes.append(f"chip {chip.name}: background median {level:.2f} e-, mean away from "
                      f"cosmic rays {mean_level:.2f} e-, noise {sigma:.2f} e-")
+    if method == "dq":
+        _require_cr_flags(dark, masks)
     all_params = _jsonable({**det_params, **label_params})
     return _catalog_and_summary(dark, method, masks, images, backgrounds, noises, bads,
                                 label_params, all_params, notes)
+
+
+#: at the quiet-orbit flux (~1.2 CR/s/cm2), a dark expected to hold more cosmic rays than this
+#: and flagging none was never CR-rejected (MAST's single-dark flt/flc are not)
+MIN_EXPECTED_FOR_UNFLAGGED = 20.0
+
+
+def _require_cr_flags(dark: Dark, masks: list[np.ndarray]) -> None:
+    """Refuse ``dq`` on a product whose DQ carries no cosmic-ray flag at all.
+
+    Without this, a product that never went through CR rejection would enter the lake as a
+    dark with zero cosmic rays (a rate of 0), indistinguishable from a real measurement.
+    """
+    if any(m.any() for m in masks):
+        return
+    expected = 1.2 * dark.detector.area_cm2 * dark.exptime_s
+    if expected > MIN_EXPECTED_FOR_UNFLAGGED:
+        raise HstcrError(
+            f"{dark.dataset}: no pixel carries the cosmic-ray DQ bit {dark.detector.cr_bit} "
+            f"(~{expected:.0f} cosmic rays expected in {dark.exptime_s:g} s): the "
+            f"{dark.science_suffix or 'science'} product was not CR-rejected; use the "
+            "threshold or stack method", source=dark.source or None, stage="detect")
 
 
 def find_cosmic_rays_stack(darks: Sequence[Dark], **params: Any) -> list[

@@ -169,7 +169,8 @@ def build_corpus(folder: Path, *, stis_seed: int = 101, wfpc2_seed: int = 202) -
     from hstcr_common.synthetic import write_dark
 
     good = folder / "_good"
-    made = [write_dark("stis_ccd", good, seed=stis_seed + k, exptime_s=300.0).paths
+    made = [write_dark("stis_ccd", good, seed=stis_seed + k, exptime_s=300.0,
+                      flag_cosmic_rays=True).paths
             for k in range(2)]
     wf = write_dark("wfpc2", good, seed=wfpc2_seed, exptime_s=300.0).paths
     sub = write_dark("stis_ccd", folder / "_sub", seed=303, shape=(512, 512), exptime_s=300.0).paths

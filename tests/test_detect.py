@@ -203,6 +203,18 @@ def test_errors_name_the_problem():
         detect_dq(dark.chips[0], det)
 
 
+def test_dq_refuses_a_product_that_was_never_cr_rejected():
+    """A single dark's flt carries no CR flags: dq must say so, not report a rate of 0."""
+    det = get_detector("stis_ccd")
+    unflagged = simulate_chip(det, shape=SHAPE, exposure_s=1100.0, rng=5)
+    with pytest.raises(HstcrError, match=r"o1: no pixel carries the cosmic-ray DQ bit 8192 "
+                                         r"\(~6\d\d\d cosmic rays expected.*not CR-rejected"):
+        find_cosmic_rays(_dark(det, [unflagged], name="o1"), method="dq")
+    flagged = simulate_chip(det, shape=SHAPE, exposure_s=1100.0, rng=5, flag_cosmic_rays=True)
+    cat, summary = find_cosmic_rays(_dark(det, [flagged], name="o1"), method="dq")
+    assert summary.n_cr == len(cat) > 100
+
+
 def test_group_for_stack_rules():
     base = dict(instrument="acs_wfc", ccdamp="ABCD", exptime_s=1000.0, ccdgain=2.0)
     recs = [dict(base, dataset=f"j{k:03d}", expstart_mjd=58849.0 + k * 0.5) for k in range(31)]
