@@ -359,10 +359,9 @@ class IrDarkFiles:
     @property
     def manifest_item(self) -> dict:
         """The dark as a manifest work item (see DESIGN.md)."""
-        return {"dataset": self.dataset, "instrument": self.detector.id,
-                "month": self.exposure["date_obs"][:7],
-                "files": {role: str(path) for role, path in self.paths.items()},
-                "group": self.exposure["group"]}
+        from .synthetic.files import manifest_item
+
+        return manifest_item(self)
 
 
 def _truth_schema() -> pa.Schema:

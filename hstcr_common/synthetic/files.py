@@ -149,10 +149,16 @@ class SyntheticDark:
     @property
     def manifest_item(self) -> dict:
         """The dark as a manifest work item (see DESIGN.md)."""
-        return {"dataset": self.dataset, "instrument": self.detector.id,
-                "month": self.exposure["date_obs"][:7],
-                "files": {role: str(path) for role, path in self.paths.items()},
-                "group": self.exposure["group"]}
+        return manifest_item(self)
+
+
+def manifest_item(synthetic) -> dict:
+    """A synthetic dark (CCD or IR: ``dataset``, ``detector``, ``exposure``, ``paths``) as a
+    manifest work item (see DESIGN.md)."""
+    return {"dataset": synthetic.dataset, "instrument": synthetic.detector.id,
+            "month": synthetic.exposure["date_obs"][:7],
+            "files": {role: str(path) for role, path in synthetic.paths.items()},
+            "group": synthetic.exposure["group"]}
 
 
 # ----------------------------------------------------------------------------------------------
