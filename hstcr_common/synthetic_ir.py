@@ -61,20 +61,6 @@ SATURATION_E = {"WFC3": 78000.0, "NICMOS": 200000.0}
 #: DQ bits written by the simulation: (defective pixel, saturated) [wf3dq.h, calnic.h]
 DQ_BITS = {"WFC3": (4, 256), "NICMOS": (32, 64)}
 
-#: real HST elements, copied from the primary header of the STIS spt file
-#: ``ocmv0lw6q_spt.fits`` (2016-09-29, in ../shared/fixtures/hst/stis_ccd); EPCHTIME is moved
-#: to just before each synthetic exposure.
-HST_ELEMENTS = {
-    "EPCHTIME": 1001548800.0, "MEANANOM": 6.158698567423, "FDMEANAN": 0.0001752153088663,
-    "SDMEANAN": 1.784068052004e-15, "ECCENTRY": 0.0003227105171117,
-    "ECCENTX2": 0.0006454210342234, "ECBDX3": 1.008232313925e-10,
-    "ECBDX4D3": 4.481032506335e-11, "ESQDX5D2": 2.603551946362e-07,
-    "SEMILREC": 6916544.091177, "ARGPERIG": 0.3526221538671, "RCARGPER": -2.726006377587e-07,
-    "RASCASCN": 0.8505563882624, "RCASCNRV": -2.129710604722e-07, "COSINCLI": 0.879924802044,
-    "SINEINCL": 0.47511297893, "HSTHORB": 2853.631929968,
-}
-#: MJD of 1985-01-01, the zero of EPCHTIME
-MJD_1985 = 46066.0
 
 
 @dataclass
@@ -622,9 +608,12 @@ def _primary_header(det: Detector, dataset: str, start: dt.datetime, expstart: f
 
 def _write_spt(path: Path, det: Detector, dataset: str, expstart: float, exptime: float,
                rng: np.random.Generator) -> dict:
-    """Support file: a real element set whose epoch is moved within a day before EXPSTART.
+    """Support file: a real element set whose epoch is moved within a day before EXPSTART
+    (the CCD generator's :func:`~hstcr_common.synthetic.files.orbital_elements`).
 
     Returns the element set written."""
+    from .synthetic.files import orbital_elements
+
     h = fits.Header()
     h["FILENAME"] = path.name
     h["FILETYPE"] = "SPT"
@@ -634,10 +623,8 @@ def _write_spt(path: Path, det: Detector, dataset: str, expstart: float, exptime
     h["SYNTHETC"] = (True, "synthetic support file made by hstcr")
     h["EXPSTART"] = expstart
     h["EXPTIME"] = exptime
-    for key, value in HST_ELEMENTS.items():
+    elements = orbital_elements(expstart, rng)
+    for key, value in elements.items():
         h[key] = value
-    start_s = (expstart - MJD_1985) * 86400.0
-    h["EPCHTIME"] = (float(np.floor(start_s - rng.uniform(600.0, 86400.0))),
-                     "epoch of elements (sec since 1985-01-01)")
     fits.HDUList([fits.PrimaryHDU(header=h)]).writeto(path, overwrite=True)
-    return {key: h[key] for key in HST_ELEMENTS}
+    return elements

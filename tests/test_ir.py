@@ -31,9 +31,8 @@ from hstcr_common.ramp import (
     valid_differences,
 )
 from hstcr_common.schemas import PIXEL
+from hstcr_common.synthetic.files import MJD_1985, ORBIT_KEYWORDS
 from hstcr_common.synthetic_ir import (
-    HST_ELEMENTS,
-    MJD_1985,
     default_read_times,
     simulate_detector_ramp,
     simulate_ramp,
@@ -300,7 +299,7 @@ def test_write_ir_dark_layout(wfc3_files):
         assert hdul["SCI", 1].header["BUNIT"] == "ELECTRONS/S"
         expstart = hdul[0].header["EXPSTART"]
     spt = fits.getheader(files.paths["support"])
-    for key in HST_ELEMENTS:
+    for key in ORBIT_KEYWORDS:
         assert key in spt
     lead = (expstart - MJD_1985) * 86400.0 - spt["EPCHTIME"]
     assert 0 < lead < 86400
