@@ -20,13 +20,13 @@ import tracemalloc
 import numpy as np
 from scipy import ndimage
 
-from hstcr_common.catalog import CosmicRayCatalog
-from hstcr_common.dark import Chip, Dark
+from hstcr_common.model import CosmicRayCatalog
+from hstcr_common.model import Chip, Dark
 from hstcr_common.detect import find_cosmic_rays, find_cosmic_rays_stack
 from hstcr_common.instruments import get_detector
 from hstcr_common.measure import EIGHT, label_cosmic_rays, measure_cosmic_rays
 from hstcr_common.synthetic import simulate_chip
-from hstcr_common.truth import match_to_truth
+from hstcr_common.synthetic import match_to_truth
 
 
 #: CPU seconds (time.process_time) of the best run of each best_of call, in call order: the

@@ -3,7 +3,7 @@
 The lake is generated directly with pyarrow in the real layout (one file per dark per table,
 Hive partitions, the real schemas): ``--darks`` darks of ``--crs-per-dark`` cosmic rays each
 (default 2,000 x 5,000 = 10 M rows) with 3-pixel lists, and their exposures with 20-minute
-tracks.  Each named query runs through :mod:`hstcr_common.query` (DuckDB views); the baseline,
+tracks.  Each named query runs through :mod:`hstcr_common.lake.query` (DuckDB views); the baseline,
 measured in the same run, computes the same histogram / map with pyarrow + numpy.
 
     .venv/bin/python benchmarks/bench_duckdb.py [--darks 2000] [--crs-per-dark 5000] [--keep DIR]
@@ -20,10 +20,10 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from hstcr_common.catalog import CosmicRayCatalog
+from hstcr_common.model import CosmicRayCatalog
 from hstcr_common.lake import Lake, PartitionKey
-from hstcr_common.rows import cosmic_rays_table
-from hstcr_common.schemas import EXPOSURES, TRACK_POINT
+from hstcr_common.lake import cosmic_rays_table
+from hstcr_common.lake import EXPOSURES, TRACK_POINT
 
 INSTRUMENTS = ["acs_wfc", "acs_hrc", "stis_ccd", "wfc3_uvis", "wfpc2"]
 
@@ -106,7 +106,7 @@ def main() -> None:
 
     import pyarrow.dataset as ds
 
-    from hstcr_common.query import connect, run_named
+    from hstcr_common.lake import connect, run_named
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(args.keep or tmp) / "lake"

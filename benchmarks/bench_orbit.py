@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 from astropy.io import fits
 
-from hstcr_common import geomag, orbit
+from hstcr_common.ephemeris import geomag
+from hstcr_common.ephemeris import orbit
 
 SHARED = Path(os.environ.get("HSTCR_SHARED", Path(__file__).resolve().parents[2] / "shared"))
 FIXTURES = SHARED / "fixtures" / "hst" / "stis_ccd"

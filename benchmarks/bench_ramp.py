@@ -5,9 +5,9 @@ Compares, on the same synthetic SPARS100 ramp (injected cosmic rays at 1.2 CR/s/
 * **floor** - a plain numpy two-point difference: differences, per-pixel median rate, the
   read-noise + Poisson sigma, one threshold.  No validity masks, no labelling, no
   measurement: the least any jump detector has to do.
-* **hstcr detect** - :func:`hstcr_common.ramp.detect_jumps` (DQ masks, noise calibration,
+* **hstcr detect** - :func:`hstcr_common.detect.ramp.detect_jumps` (DQ masks, noise calibration,
   hysteresis, per-read 8-connected labels, step fits of the jump pixels).
-* **hstcr total** - detect + :func:`hstcr_common.ramp.measure_jumps` (the full catalogue).
+* **hstcr total** - detect + :func:`hstcr_common.detect.ramp.measure_jumps` (the full catalogue).
 * **stcal** - the JWST pipeline's ``stcal.jump.jump.detect_jumps_data`` (two-point
   difference, JWST defaults except the rejection threshold set to ours, 5 sigma; one core),
   if stcal is installed (``pip install stcal``).  It flags jump *pixels* in the group DQ;
@@ -28,8 +28,8 @@ import time
 import numpy as np
 
 from hstcr_common.instruments import get_detector
-from hstcr_common.ramp import detect_jumps, label_jumps, measure_jumps
-from hstcr_common.synthetic_ir import DQ_BITS, SATURATION_E, default_read_times, simulate_ramp
+from hstcr_common.detect import detect_jumps, label_jumps, measure_jumps
+from hstcr_common.synthetic import DQ_BITS, SATURATION_E, default_read_times, simulate_ramp
 
 
 def floor_two_point(reads: np.ndarray, times: np.ndarray, read_noise_e: float,

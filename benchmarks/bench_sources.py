@@ -28,8 +28,8 @@ from astropy.io import fits
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hstcr_common import sources  # noqa: E402
-from hstcr_common.sources import fetch_dark_files, s3_key  # noqa: E402
+from hstcr_common.remote import sources
+from hstcr_common.remote import fetch_dark_files, s3_key  # noqa: E402
 
 DATASET = "jdr101abq"
 

@@ -1,4 +1,4 @@
-"""Thin Lambda handlers: parse the event, call :mod:`hstcr_common.aws`, return JSON.
+"""Thin Lambda handlers: parse the event, call :mod:`hstcr_common.aws.worker`, return JSON.
 
 Each handler logs one structured line per invocation (Powertools style: JSON with the
 service, the function and the key figures) and keeps no logic of its own.

@@ -1,8 +1,8 @@
 """The lake on AWS: one S3 bucket, Glue tables with partition projection, an Athena workgroup.
 
-The Glue columns are generated from :data:`hstcr_common.schemas.TABLES` (the pyarrow
+The Glue columns are generated from :data:`hstcr_common.lake.schemas.TABLES` (the pyarrow
 schemas the Parquet writer uses), so the files and the tables cannot drift apart; the named
-Athena queries are the same ``hstcr_common/queries/*.sql`` files DuckDB runs.
+Athena queries are the same ``hstcr_common/lake/queries/*.sql`` files DuckDB runs.
 
 Bucket layout (one bucket, three prefixes)::
 
@@ -25,7 +25,7 @@ from constructs import Construct
 
 
 from hstcr_common.instruments import detectors
-from hstcr_common.schemas import PARTITION_KEYS, TABLES
+from hstcr_common.lake import PARTITION_KEYS, TABLES
 
 LAKE_PREFIX = "lake"
 RUNS_PREFIX = "runs"
@@ -42,7 +42,7 @@ def glue_type(arrow_type: pa.DataType) -> str:
     Parameters
     ----------
     arrow_type : pyarrow.DataType
-        A column type of :data:`hstcr_common.schemas.TABLES`.
+        A column type of :data:`hstcr_common.lake.schemas.TABLES`.
 
     Returns
     -------
@@ -120,8 +120,8 @@ def projection_parameters(table: str, bucket_name: str, prefix: str = LAKE_PREFI
 
 
 def query_files() -> dict[str, str]:
-    """The named analyses: ``{name: SQL}`` from ``hstcr_common/queries/*.sql``."""
-    queries = resources.files("hstcr_common") / "queries"
+    """The named analyses: ``{name: SQL}`` from ``hstcr_common/lake/queries/*.sql``."""
+    queries = resources.files("hstcr_common.lake") / "queries"
     out = {}
     if queries.is_dir():
         for entry in sorted(queries.iterdir(), key=lambda e: e.name):
@@ -237,7 +237,7 @@ class Lake(Construct):
             nq = athena.CfnNamedQuery(
                 self, f"Query-{name}", database=self.database_name, query_string=sql,
                 name=name, work_group=self.workgroup_name,
-                description=f"hstcr named analysis {name} (hstcr_common/queries/{name}.sql)",
+                description=f"hstcr named analysis {name} (hstcr_common/lake/queries/{name}.sql)",
             )
             nq.add_resource_dependency(self.workgroup)
             nq.add_resource_dependency(self.database)

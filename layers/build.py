@@ -14,7 +14,7 @@ layer) and to a host build (x86_64, the one a test can import on this machine):
   target architecture, see :func:`find_strip`);
 - scipy subpackages the worker never imports are dropped (:data:`SCIPY_UNUSED`: the worker
   uses ``scipy.ndimage`` and ``scipy.special``); pandas stays because ppigrf (IGRF, via
-  ``hstcr_common.geomag``) reads its coefficient table with it.
+  ``hstcr_common.ephemeris.geomag``) reads its coefficient table with it.
 
 The smoke test (``tests/infra/test_layer.py``) runs the real pipeline on synthetic darks
 with nothing but the trimmed host build on ``sys.path``, so a trim that removes something

@@ -8,16 +8,18 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-# ../shared sits beside the checkout (and beside CI's clone); HSTCR_SHARED overrides.
-SHARED = Path(os.environ.get("HSTCR_SHARED", REPO.parent / "shared"))
-HST_FIXTURES = SHARED / "fixtures" / "hst"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+# Real HST files, vendored from ../shared/fixtures/hst (7.4 MB) so a bare clone passes.
+HST_FIXTURES = FIXTURES / "hst"
 STIS_FIXTURES = HST_FIXTURES / "stis_ccd"
+WFC3_IR_FIXTURES = HST_FIXTURES / "wfc3_ir"
+MAST_FIXTURES = FIXTURES / "mast"
 
 
 @pytest.fixture(scope="session")
 def stis_fixture_dir() -> Path:
     if not STIS_FIXTURES.is_dir():
-        pytest.fail(f"real HST fixtures not found at {STIS_FIXTURES} (set HSTCR_SHARED)")
+        pytest.fail(f"real HST fixtures not found at {STIS_FIXTURES}")
     return STIS_FIXTURES
 
 
@@ -39,3 +41,29 @@ def astropy_test_file():
         return path
 
     return get
+
+
+@pytest.fixture(scope="module")
+def moto_s3():
+    """A moto S3 server on loopback with a ``lake-bucket``; its endpoint URL (env set for boto3)."""
+    from moto.server import ThreadedMotoServer
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    env = {"AWS_ENDPOINT_URL_S3": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "testing",
+           "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    import boto3
+    boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="lake-bucket")
+    yield f"http://127.0.0.1:{port}"
+    for k, v in old.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+    server.stop()

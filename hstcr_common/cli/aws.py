@@ -6,7 +6,7 @@ import json
 
 import click
 
-from ..errors import HstcrError
+from ..model import HstcrError
 
 
 def _outputs(stack: str) -> dict:
@@ -87,9 +87,9 @@ def query(sql, stack, workgroup, database):
     if sql.startswith("@"):
         from importlib import resources
 
-        path = resources.files("hstcr_common") / "queries" / f"{sql[1:]}.sql"
+        path = resources.files("hstcr_common.lake") / "queries" / f"{sql[1:]}.sql"
         if not path.is_file():
-            raise click.ClickException(f"no named query {sql[1:]!r} in hstcr_common/queries")
+            raise click.ClickException(f"no named query {sql[1:]!r} in hstcr_common/lake/queries")
         sql = path.read_text()
     try:
         wg = workgroup or _outputs(stack)["AthenaWorkGroup"]

@@ -60,7 +60,7 @@ def generate_darks(out: Path, scale: float = 1.0) -> dict[str, dict]:
             seed = 500 + 10 * k + m
             if det.kind == "ir":
                 try:
-                    from ..synthetic_ir import write_ir_dark
+                    from ..synthetic import write_ir_dark
                 except ImportError:
                     break
                 for i in range(n):
@@ -79,7 +79,7 @@ def generate_darks(out: Path, scale: float = 1.0) -> dict[str, dict]:
 
 def summary_rows(lake: str, injected: dict[str, dict]) -> list[dict]:
     """Per detector: darks, cosmic rays found vs injected, rate found vs injected."""
-    from ..query import run_sql
+    from ..lake import run_sql
 
     found = {r["instrument"]: r for r in run_sql(
         "SELECT instrument, count(*) AS darks, sum(n_cr) AS n_cr, "

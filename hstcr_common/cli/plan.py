@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..errors import HstcrError
+from ..model import HstcrError
 
 
 @click.command()
@@ -23,8 +23,8 @@ def command(instrument, start_month, end_month, out, min_exptime, max_exptime, p
     Each item lists the dark's files in the MAST open-data bucket (s3://stpubdata/...) and
     as MAST HTTPS download URLs.  A per-month summary goes to stderr.
     """
-    from .. import mast
-    from ..manifest import write_manifest
+    from ..remote import mast
+    from ..pipeline import write_manifest
 
     plans = []
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..errors import HstcrError
+from ..model import HstcrError
 from ..lake import DEFAULT_LAKE
 from ..plots import PLOTS
 

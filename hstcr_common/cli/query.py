@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from ..errors import HstcrError
+from ..model import HstcrError
 from ..lake import DEFAULT_LAKE
 
 
@@ -62,7 +62,7 @@ def command(ctx, sql, named, list_named, show_sql, lake, fmt, out, max_rows, ath
 
         hstcr query "SELECT instrument, count(*) FROM cosmic_rays GROUP BY 1"
     """
-    from ..query import named_queries, named_sql, run_sql
+    from ..lake import named_queries, named_sql, run_sql
 
     if list_named:
         for name, desc in named_queries().items():

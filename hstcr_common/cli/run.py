@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from ..errors import HstcrError
+from ..model import HstcrError
 from ..lake import DEFAULT_LAKE
 
 #: exit status when the run finished but some darks failed (their failures rows are written)
@@ -53,7 +53,7 @@ def collect_items(folders, manifest, instrument, start, end) -> list[dict]:
         return [it for it in items if not instrument or it.get("instrument") == instrument]
     if not instrument:
         raise click.UsageError("--start/--end need --instrument")
-    from ..mast import plan_darks
+    from ..remote import plan_darks
     return list(plan_darks(instrument, start, end or start))
 
 

@@ -6,7 +6,7 @@ import time
 
 import click
 
-from ..errors import HstcrError
+from ..model import HstcrError
 
 
 @click.command()

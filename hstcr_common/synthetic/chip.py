@@ -28,7 +28,7 @@ from typing import Sequence
 import numpy as np
 from scipy.special import ndtr
 
-from ..errors import HstcrError
+from ..model import HstcrError
 from ..instruments import Detector, get_detector
 
 # --- cosmic-ray model constants (see module docstring) -------------------------------------
@@ -79,7 +79,7 @@ _DQ_BITS = {
 class CosmicRayTruth:
     """The injected cosmic rays of one chip, as column arrays (one value per cosmic ray).
 
-    Pixel lists are flat with offsets (as in :class:`hstcr_common.catalog.CosmicRayCatalog`):
+    Pixel lists are flat with offsets (as in :class:`hstcr_common.model.catalog.CosmicRayCatalog`):
     the pixels of cosmic ray ``k`` are ``pixel_x[pixel_offsets[k]:pixel_offsets[k + 1]]``.
     Coordinates are 0-based pixels in the chip frame (x = column, y = row).
 

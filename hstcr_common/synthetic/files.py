@@ -34,11 +34,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from astropy.io import fits
 
-from ..dark import Chip, Dark
-from ..errors import HstcrError
+from ..model import Chip, Dark
+from ..model import HstcrError
 from ..instruments import Detector, get_detector
-from ..schemas import PIXEL
-from ..timing import integration_time as pipeline_integration_time
+from ..lake import PIXEL
+from ..ephemeris import integration_time as pipeline_integration_time
 from .chip import ChipTruth, simulate_chip
 
 #: MJD of 1985-01-01, the zero of EPCHTIME
@@ -130,7 +130,7 @@ class SyntheticDark:
 
     @property
     def dark(self) -> Dark:
-        """The dark as :func:`hstcr_common.loading.load_dark` would return it (no files).
+        """The dark as :func:`hstcr_common.load.ccd.load_dark` would return it (no files).
 
         Science arrays are the simulated electrons (shared, not copied); the support header
         is the primary header of the SPT/SHM file as a plain dict.
@@ -244,7 +244,7 @@ def integration_time(detector: Detector, exptime_s: float, flashdur_s: float) ->
     The DARKTIME keyword is written for the detectors of :data:`DARKTIME_OVERHEAD_S`
     (EXPTIME + FLASHDUR + the idle overhead).  The integration time the cosmic rays are
     injected over is then computed by the pipeline's own rule,
-    :func:`hstcr_common.timing.integration_time`, from exactly the keywords written, so the
+    :func:`hstcr_common.ephemeris.timing.integration_time`, from exactly the keywords written, so the
     truth's rate and the measured rate share one denominator and one ``integration_rule``
     string (e.g. ``"DARKTIME"``, ``"EXPTIME+READOUT(60s)"``).
     """
@@ -569,7 +569,7 @@ def simulate_dark(
     """Simulate one whole dark (every chip, header facts, orbit, truth) without writing files.
 
     Same parameters as :func:`write_dark` (which calls this, then writes).  The result's
-    ``paths`` is empty; :attr:`SyntheticDark.dark` gives the :class:`~hstcr_common.dark.Dark`
+    ``paths`` is empty; :attr:`SyntheticDark.dark` gives the :class:`~hstcr_common.model.dark.Dark`
     the pipeline would load from the files.
     """
     det = detector_id if isinstance(detector_id, Detector) else get_detector(str(detector_id))
@@ -843,7 +843,7 @@ def write_sample(detector_id, n: int, out_dir, seed: int = 0, *, start=None,
         names.add(name)
         when = first + dt.timedelta(seconds=float(offsets_s[i]))
         if det.kind == "ir":    # MULTIACCUM ramps: an ima + spt pair with the same interface
-            from ..synthetic_ir import write_ir_dark
+            from .ir import write_ir_dark
             darks.append(write_ir_dark(det, out_dir, seed=dark_seed, dataset=name, date=when,
                                        **kwargs))
         else:

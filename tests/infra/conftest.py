@@ -144,9 +144,9 @@ def moto_server(monkeypatch):
 
         urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"))
         server.stop()
-        # boto3 clients cached by hstcr_common.sources point at this server
+        # boto3 clients cached by hstcr_common.remote.sources point at this server
         try:
-            from hstcr_common import sources
+            from hstcr_common.remote import sources
 
             sources._clients.clear()
         except (ImportError, AttributeError):

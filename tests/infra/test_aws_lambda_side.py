@@ -1,4 +1,4 @@
-"""The work behind the Lambda handlers (hstcr_common.aws), boto3 against moto, lake on disk."""
+"""The work behind the Lambda handlers (hstcr_common.aws.worker), boto3 against moto, lake on disk."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from hstcr_common.errors import HstcrError
+from hstcr_common.model import HstcrError
 
 RUNS = "s3://runs-bucket/runs"
 

@@ -128,7 +128,7 @@ def test_hstcr_query_athena_runs_the_named_sql_in_athena(aws):
     """`hstcr query --athena --named X` sends the shared .sql file, unchanged, to Athena."""
     import boto3
 
-    from hstcr_common.query import named_sql
+    from hstcr_common.lake import named_sql
 
     boto3.client("athena").create_work_group(
         Name="wg", Configuration={"ResultConfiguration": {"OutputLocation": "s3://results/"}})

@@ -98,8 +98,8 @@ class Throttle:
 def test_two_hundred_darks_through_the_map_under_throttling(synth, moto_server, monkeypatch, tmp_path):
     import boto3
 
-    from hstcr_common import lake as lake_mod
-    from hstcr_common import sources
+    from hstcr_common.lake import store as lake_mod
+    from hstcr_common.remote import sources
     from hstcr_common.aws import execution_status, submit
     from hstcr_common.lake import Lake
     from hstcr_common.synthetic import write_sample

@@ -12,7 +12,7 @@ import pytest
 from aws_cdk.assertions import Match
 
 from hstcr_common.instruments import detectors
-from hstcr_common.schemas import PARTITION_KEYS, TABLES
+from hstcr_common.lake import PARTITION_KEYS, TABLES
 from infra.lake import glue_columns, glue_type, query_files
 
 REPO = Path(__file__).resolve().parents[2]

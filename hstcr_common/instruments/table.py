@@ -1,0 +1,134 @@
+"""Detector facts, read from ``instruments.toml`` (one table drives everything).
+
+Each detector is a :class:`Detector`; its id (``acs_wfc``, ``wfpc2``, ``nicmos_nic2`` ...) is
+the value of the lake's ``instrument`` partition.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+from ..model import HstcrError
+
+
+@dataclass(frozen=True)
+class ChipLayout:
+    """Where one chip lives in the science product."""
+
+    name: str
+    ccdchip: int
+    extver: int
+    group: int | None = None
+
+
+@dataclass(frozen=True)
+class Detector:
+    """Facts about one HST detector (see ``instruments.toml`` for sources).
+
+    Units: micrometres, cm2, seconds, e-/DN, e- (read noise), e-/pixel/s (dark current).
+    """
+
+    id: str
+    name: str
+    mast_instrument_name: str
+    instrume: str
+    detector: str
+    dataset_prefix: str
+    kind: str  # "ccd" or "ir"
+    science_suffixes: tuple[str, ...]
+    support_suffix: str
+    dq_suffix: str
+    layout: str
+    chip_shape: tuple[int, int]
+    chips: tuple[ChipLayout, ...]
+    pixel_size_um: float
+    area_cm2: float
+    thickness_um: float
+    gain_keywords: tuple[str, ...]
+    bunit: str
+    read_noise_e: float
+    typical_gain: float
+    dark_current_e_per_s: float
+    readout_time_s: float
+    flashdur_applies: bool
+    cr_bit: int
+    bad_bits: tuple[int, ...]
+    typical_exptime_s: float
+    active: tuple[tuple[dt.date, dt.date | None], ...]
+    readout_time_short_s: float | None = None
+    readout_short_max_exptime_s: float | None = None
+    reference_border_px: int = 0
+    saturation_bit: int = 0  # DQ bit for full-well saturation (IR ramps: per read)
+
+    @property
+    def bad_mask_bits(self) -> int:
+        """The OR of :attr:`bad_bits`: ``dq & bad_mask_bits`` marks pixels never searched."""
+        mask = 0
+        for bit in self.bad_bits:
+            mask |= bit
+        return mask
+
+    @property
+    def n_chips(self) -> int:
+        return len(self.chips)
+
+    @property
+    def pixel_area_cm2(self) -> float:
+        return (self.pixel_size_um * 1e-4) ** 2
+
+    @property
+    def chip_area_cm2(self) -> float:
+        """Area of one chip (cm2): the detector area shared equally between its chips."""
+        return self.area_cm2 / len(self.chips)
+
+    @property
+    def products(self) -> dict[str, str]:
+        """File roles -> suffix of the preferred product (manifest roles: science, support, dq)."""
+        roles = {"science": self.science_suffixes[0], "support": self.support_suffix}
+        if self.dq_suffix:
+            roles["dq"] = self.dq_suffix
+        return roles
+
+    def is_active(self, day: dt.date) -> bool:
+        return any(start <= day and (end is None or day <= end) for start, end in self.active)
+
+
+def _date(text: str) -> dt.date | None:
+    return dt.date.fromisoformat(text) if text else None
+
+
+@cache
+def detectors() -> dict[str, Detector]:
+    """All detectors, keyed by id, in table order."""
+    table = tomllib.loads(resources.files(__package__).joinpath("instruments.toml").read_text())
+    out = {}
+    for det_id, row in table.items():
+        row = dict(row)
+        row["chips"] = tuple(ChipLayout(**chip) for chip in row["chips"])
+        row["active"] = tuple((_date(a), _date(b)) for a, b in row["active"])
+        for key in ("science_suffixes", "gain_keywords", "bad_bits", "chip_shape"):
+            row[key] = tuple(row[key])
+        out[det_id] = Detector(id=det_id, **row)
+    return out
+
+
+def get_detector(det_id: str) -> Detector:
+    """The detector with this id; a clear error listing the known ids otherwise."""
+    try:
+        return detectors()[det_id]
+    except KeyError:
+        raise HstcrError(
+            f"unknown instrument {det_id!r}; known: {', '.join(detectors())}"
+        ) from None
+
+
+def ccd_detectors() -> list[Detector]:
+    return [d for d in detectors().values() if d.kind == "ccd"]
+
+
+def ir_detectors() -> list[Detector]:
+    return [d for d in detectors().values() if d.kind == "ir"]

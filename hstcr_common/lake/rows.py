@@ -1,0 +1,254 @@
+"""Turn one processed dark into the lake's rows (pyarrow tables), without per-CR loops.
+
+* :func:`cosmic_rays_table` - one row per cosmic ray, pixel lists as ``list<struct>`` built
+  straight from the catalogue's flat arrays and offsets (Arrow's own list layout);
+* :func:`exposures_table` - one row per dark: times, rate, HST track;
+* :func:`failures_table` - one row per dark that could not be processed.
+
+Every table is returned with exactly the schema in :mod:`hstcr_common.lake.schemas` (partition
+columns excluded: they live in the path).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+
+import numpy as np
+import pyarrow as pa
+
+from .. import __version__
+from ..model import CosmicRayCatalog, DetectionSummary
+from ..model import redact
+from .schemas import COSMIC_RAYS, EXPOSURES, FAILURES, PIXEL, TRACK_POINT
+
+SOFTWARE_VERSION = __version__
+
+
+def params_hash(method: str, params: dict | None) -> str:
+    """Resumability key of a detection request: a short hash of method + parameters.
+
+    Parameters are canonicalised (sorted keys, compact JSON) so the same request always
+    hashes the same.
+    """
+    text = json.dumps({"method": method, "params": params or {}}, sort_keys=True,
+                      separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _repeat_string(value: str, n: int) -> pa.Array:
+    """``n`` copies of one string without building ``n`` Python objects."""
+    return pa.DictionaryArray.from_arrays(
+        pa.array(np.zeros(n, dtype=np.int32)), pa.array([value], pa.string())
+    ).cast(pa.string())
+
+
+def cosmic_rays_table(catalog: CosmicRayCatalog, chip_names: list[str], dataset: str,
+                      method: str) -> pa.Table:
+    """The ``cosmic_rays`` rows of one dark.
+
+    Parameters
+    ----------
+    catalog : CosmicRayCatalog
+        The dark's cosmic rays (all chips).
+    chip_names : list of str
+        ``Dark.chips[i].name``; ``catalog.chip_index`` indexes it.
+    dataset : str
+        Rootname of the dark.
+    method : str
+        Detection method that produced the catalogue.
+
+    Returns
+    -------
+    pyarrow.Table
+        ``len(catalog)`` rows with schema :data:`hstcr_common.lake.schemas.COSMIC_RAYS`
+        (zero rows for a dark without cosmic rays).
+    """
+    n = len(catalog)
+    chip = pa.DictionaryArray.from_arrays(
+        pa.array(np.asarray(catalog.chip_index, dtype=np.int32)),
+        pa.array(list(chip_names), pa.string()),
+    ).cast(pa.string())
+    pixel_struct = pa.StructArray.from_arrays(
+        [pa.array(np.asarray(catalog.pixel_x, np.int16)),
+         pa.array(np.asarray(catalog.pixel_y, np.int16)),
+         pa.array(np.asarray(catalog.pixel_e, np.float32))],
+        fields=list(PIXEL),
+    )
+    pixels = pa.ListArray.from_arrays(
+        pa.array(np.asarray(catalog.pixel_offsets, dtype=np.int32)), pixel_struct
+    )
+
+    def col(name, dtype):
+        return pa.array(np.asarray(getattr(catalog, name), dtype=dtype))
+
+    def optional(name, dtype, null_value):
+        values = getattr(catalog, name)
+        if values is None:
+            return pa.nulls(n, pa.from_numpy_dtype(dtype))
+        values = np.asarray(values, dtype=dtype)
+        mask = np.isnan(values) if values.dtype.kind == "f" else values == null_value
+        return pa.array(values, mask=mask)
+
+    columns = {
+        "dataset": _repeat_string(dataset, n),
+        "chip": chip,
+        "cr_id": col("cr_id", np.int32),
+        "method": _repeat_string(method, n),
+        "n_pixels": col("n_pixels", np.int32),
+        "energy_e": col("energy_e", np.float32),
+        "energy_kev": pa.array(catalog.energy_kev.astype(np.float32)),
+        "peak_e": col("peak_e", np.float32),
+        "x_centroid": col("x_centroid", np.float32),
+        "y_centroid": col("y_centroid", np.float32),
+        "ixx": col("ixx", np.float32),
+        "iyy": col("iyy", np.float32),
+        "ixy": col("ixy", np.float32),
+        "width_sigma": col("width_sigma", np.float32),
+        "symmetry": col("symmetry", np.float32),
+        "x_min": col("x_min", np.int16),
+        "x_max": col("x_max", np.int16),
+        "y_min": col("y_min", np.int16),
+        "y_max": col("y_max", np.int16),
+        "n_merged": col("n_merged", np.int16),
+        "read_index": optional("read_index", np.int16, -1),
+        "arrival_time_s": optional("arrival_time_s", np.float32, None),
+        "pixels": pixels,
+    }
+    return pa.Table.from_arrays([columns[f.name] for f in COSMIC_RAYS],
+                                schema=COSMIC_RAYS)
+
+
+def track_array(track) -> pa.Array:
+    """A :class:`hstcr_common.ephemeris.orbit.Track` as one ``list<TRACK_POINT>`` value (length 1)."""
+    time = np.asarray(track.time).astype("datetime64[us]").astype(np.int64)
+    points = pa.StructArray.from_arrays(
+        [pa.array(time, pa.int64()).cast(pa.timestamp("us", tz="UTC")),
+         pa.array(np.asarray(track.latitude_deg, np.float32)),
+         pa.array(np.asarray(track.longitude_deg, np.float32)),
+         pa.array(np.asarray(track.altitude_km, np.float32)),
+         pa.array(np.asarray(track.b_nt, np.float32)),
+         pa.array(np.asarray(track.geomag_latitude_deg, np.float32))],
+        fields=list(TRACK_POINT),
+    )
+    return pa.ListArray.from_arrays(pa.array([0, len(points)], pa.int32()), points)
+
+
+def _utc(value) -> dt.datetime:
+    """A timezone-aware UTC datetime from a datetime or numpy datetime64."""
+    if isinstance(value, np.datetime64):
+        value = value.astype("datetime64[us]").item()
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.timezone.utc)
+    return value.astimezone(dt.timezone.utc)
+
+
+def _finite_or_none(x):
+    if x is None:
+        return None
+    x = float(x)
+    return x if np.isfinite(x) else None
+
+
+def exposures_table(dark, summary: DetectionSummary, timing, track=None, track_note: str = "",
+                    *, method: str, params_key: str,
+                    processed_at: dt.datetime | None = None) -> pa.Table:
+    """The one ``exposures`` row of a dark.
+
+    Parameters
+    ----------
+    dark : Dark
+        The loaded dark.
+    summary : DetectionSummary
+        Counts and searched area from detection.
+    timing : ExposureTiming
+        Times and integration time (s) from :func:`hstcr_common.ephemeris.timing.exposure_timing`.
+    track : Track or None
+        HST positions through the exposure; None when there was no support file.
+    track_note : str
+        Why ``track`` is None (or a note on how it was made).
+    method : str
+        Detection method actually used (``ramp`` for IR).
+    params_key : str
+        :func:`params_hash` of the request (resumability key).
+    processed_at : datetime, optional
+        Defaults to now (UTC).
+
+    Returns
+    -------
+    pyarrow.Table
+        One row, schema :data:`hstcr_common.lake.schemas.EXPOSURES`.  ``rate_cr_s_cm2`` is
+        ``n_cr / (integration_time_s * searched_area_cm2)`` in CR/s/cm2.
+    """
+    integration = float(timing.integration_time_s)
+    area = float(summary.searched_area_cm2)
+    exposure = integration * area
+    rate = summary.n_cr / exposure if exposure > 0 else float("nan")
+    rate_corr = summary.n_cr_corrected / exposure if exposure > 0 else float("nan")
+    gain = np.mean([c.gain for c in dark.chips]) if dark.chips else None
+    row = {
+        "dataset": dark.dataset,
+        "detector": dark.detector.name,
+        "n_chips": len(dark.chips),
+        "science_suffix": dark.science_suffix or "",
+        "date_obs": _utc(timing.date_obs),
+        "expstart_mjd": float(timing.expstart_mjd),
+        "expend_mjd": float(timing.expend_mjd),
+        "expstart": _utc(timing.expstart),
+        "expend": _utc(timing.expend),
+        "exptime_s": float(timing.exptime_s),
+        "darktime_s": _finite_or_none(timing.darktime_s),
+        "flashdur_s": _finite_or_none(timing.flashdur_s),
+        "integration_time_s": integration,
+        "integration_rule": str(timing.integration_rule),
+        "ccdamp": dark.ccdamp or None,
+        "gain": _finite_or_none(gain),
+        "method": method,
+        "params": json.dumps(summary.params, sort_keys=True, default=str),
+        "params_hash": params_key,
+        "n_cr": int(summary.n_cr),
+        "n_cr_split": int(summary.n_cr_split),
+        "n_cr_corrected": float(summary.n_cr_corrected),
+        "searched_pixels": int(summary.searched_pixels),
+        "searched_area_cm2": area,
+        "rate_cr_s_cm2": rate,
+        "rate_corrected_cr_s_cm2": rate_corr,
+        "mean_latitude_deg": _finite_or_none(track.mean_latitude_deg) if track is not None else None,
+        "mean_longitude_deg": _finite_or_none(track.mean_longitude_deg) if track is not None else None,
+        "mean_altitude_km": _finite_or_none(track.mean_altitude_km) if track is not None else None,
+        "min_b_nt": _finite_or_none(track.min_b_nt) if track is not None else None,
+        "track_note": track_note or None,
+        "source": dark.source or dark.dataset,
+        "software_version": SOFTWARE_VERSION,
+        "processed_at": processed_at or dt.datetime.now(dt.timezone.utc),
+    }
+    arrays = []
+    for field in EXPOSURES:
+        if field.name == "track":
+            arrays.append(track_array(track) if track is not None
+                          else pa.nulls(1, field.type))
+        else:
+            arrays.append(pa.array([row[field.name]], field.type))
+    return pa.Table.from_arrays(arrays, schema=EXPOSURES)
+
+
+def failures_table(dataset: str, stage: str, error: BaseException, *, source: str | None = None,
+                   method: str | None = None, failed_at: dt.datetime | None = None) -> pa.Table:
+    """The one ``failures`` row of a dark that could not be processed.
+
+    The message is the exception text, which for :class:`~hstcr_common.model.errors.HstcrError`
+    names the file and the problem.
+    """
+    row = {
+        "dataset": dataset,
+        "stage": getattr(error, "stage", None) or stage,
+        "error_type": type(error).__name__,
+        "message": redact(str(error)) or type(error).__name__,  # no presigned URL secrets
+        "source": source,
+        "method": method,
+        "software_version": SOFTWARE_VERSION,
+        "failed_at": failed_at or dt.datetime.now(dt.timezone.utc),
+    }
+    return pa.Table.from_arrays([pa.array([row[f.name]], f.type) for f in FAILURES],
+                                schema=FAILURES)

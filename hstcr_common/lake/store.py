@@ -1,0 +1,368 @@
+"""The Parquet lake: one file per dark per table, Hive partitions, local folder or S3.
+
+Layout::
+
+    <root>/<table>/instrument=<id>/year=<yyyy>/month=<mm>/<dataset>.parquet
+
+``<root>`` is a local folder or ``s3://bucket/prefix``; both go through :mod:`pyarrow.fs`
+(the S3 endpoint honours ``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL`` so a local emulator
+works).  Partition columns are in the path only, never inside the files.
+
+Writes are atomic so a reader never sees half a file and re-processing a dark replaces its
+file instead of adding a second one:
+
+* local: the Parquet bytes go to a hidden temporary file in the target folder
+  (``.<dataset>.parquet.<host>.<pid>.<random>.tmp``, which no ``*.parquet`` glob matches,
+  unique per process) and are then renamed over the target (``os.replace`` is atomic within
+  a file system).  A writer killed before the rename leaves only its hidden temporary file,
+  which :meth:`Lake.sweep_temporary` removes once that process is gone;
+* S3: the whole file is serialised into memory first and then sent through one output
+  stream (one PUT, or one multipart upload for big files); S3 makes an object visible only
+  when its upload completes.  Throttling (``SlowDown``/503, 5xx, dropped connections) is
+  retried with jittered exponential backoff on top of the AWS SDK's own retries.
+
+Concurrent writers of the same dark each replace the whole file: the last rename (or PUT)
+wins, per file; there is no transaction across a dark's tables (see docs/guarantees.md).
+
+Only numpy/pyarrow are imported here: the Lambda worker uses this module.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import socket
+import time
+import uuid
+from dataclasses import dataclass
+from functools import cached_property
+
+import pyarrow as pa
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+from ..model import HstcrError
+from .schemas import PARTITION_KEYS, TABLES
+
+DEFAULT_LAKE = "./hstcr-lake"
+
+#: Parquet writer settings: zstd compresses the pixel lists ~3x better than snappy at
+#: similar speed; statistics let DuckDB/Athena skip row groups.
+PARQUET_OPTIONS = dict(compression="zstd", compression_level=3, write_statistics=True)
+
+_TMP_SUFFIX = ".tmp"
+#: ``.<dataset>.parquet.<host>.<pid>.<random>.tmp``: who wrote a temporary file
+_TMP_NAME = re.compile(r"^\.(?P<dataset>.+)\.parquet\.(?P<host>[A-Za-z0-9-]+)\.(?P<pid>\d+)\.[0-9a-f]+\.tmp$")
+
+#: S3 attempts per lake operation (each also retried by the AWS SDK inside pyarrow)
+S3_ATTEMPTS = 6
+S3_BACKOFF_BASE_S = 0.2
+S3_BACKOFF_CAP_S = 10.0
+#: error texts of pyarrow's S3 file system that mean "try again" (throttling, 5xx, network)
+_TRANSIENT = ("SLOW_DOWN", "SlowDown", "Slow Down", "Please reduce your request rate", "503", "500 ",
+              "ServiceUnavailable", "Service Unavailable", "InternalError", "INTERNAL_FAILURE",
+              "RequestTimeout", "REQUEST_TIMEOUT", "THROTTLING", "Throttl", "NETWORK_CONNECTION",
+              "Connection reset", "curlCode", "Broken pipe", "timed out")
+
+# Tests replace this to keep retries instant and count them.
+_sleep = time.sleep
+
+
+def _host_tag() -> str:
+    return re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:32] or "host"
+
+
+def _pid_alive(pid: int) -> bool:
+    """True while process ``pid`` runs on this host (a zombie counts as gone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return True
+
+
+def is_transient_s3_error(exc: BaseException) -> bool:
+    """Throttling, a 5xx answer or a dropped connection from S3: worth another attempt."""
+    if isinstance(exc, (ConnectionError, TimeoutError)):
+        return True
+    if not isinstance(exc, OSError) or isinstance(exc, FileNotFoundError):
+        return False
+    text = str(exc)
+    if "Could not connect" in text or "curlCode: 7," in text:
+        # nothing listens at the endpoint: a wrong setting, not throttling (and the SDK inside
+        # pyarrow has already retried it)
+        return False
+    return any(marker in text for marker in _TRANSIENT)
+
+
+def with_s3_retries(call, what: str, attempts: int = S3_ATTEMPTS):
+    """``call()``, retried with full-jitter exponential backoff while S3 throttles.
+
+    Raises the last error when the attempts run out, or at once for a non-transient one.
+    """
+    for attempt in range(attempts):
+        try:
+            return call()
+        except Exception as exc:  # noqa: BLE001 - classified here
+            if attempt == attempts - 1 or not is_transient_s3_error(exc):
+                raise
+            _sleep(random.uniform(0.0, min(S3_BACKOFF_CAP_S, S3_BACKOFF_BASE_S * 2.0 ** attempt)))
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _dictionary_columns(table: str) -> list[str]:
+    """Top-level string columns: the only ones dictionary encoding pays for.
+
+    Dictionary-encoding the float columns and pixel lists too (pyarrow's default) halves the
+    write speed of a cosmic_rays file and makes it bigger (measured on an ACS/WFC dark:
+    0.137 s / 9.7 MB -> 0.070 s / 8.1 MB).
+    """
+    return [f.name for f in TABLES[table] if pa.types.is_string(f.type)]
+
+
+def s3_filesystem(region: str | None = None) -> pafs.S3FileSystem:
+    """A pyarrow S3 file system honouring the standard AWS endpoint variables.
+
+    ``AWS_ENDPOINT_URL_S3`` (or ``AWS_ENDPOINT_URL``) points it at an emulator such as
+    moto; credentials come from the usual AWS chain (environment, profile, role).
+    """
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    kwargs: dict = {"region": region}
+    if endpoint:
+        scheme, _, host = endpoint.partition("://")
+        if not host:
+            scheme, host = "https", endpoint
+        kwargs.update(endpoint_override=host.rstrip("/"), scheme=scheme)
+        # emulators accept any key; pyarrow needs one when no AWS profile exists
+        if not os.environ.get("AWS_ACCESS_KEY_ID"):
+            kwargs.update(access_key="testing", secret_key="testing")
+    return pafs.S3FileSystem(**kwargs)
+
+
+@dataclass(frozen=True)
+class PartitionKey:
+    """Where a dark's rows live: detector id and the year/month of its observation."""
+
+    instrument: str
+    year: int
+    month: int
+
+    @classmethod
+    def from_month(cls, instrument: str, month: str) -> "PartitionKey":
+        """From ``'YYYY-MM'``."""
+        try:
+            year, mon = (int(x) for x in month.split("-")[:2])
+        except (ValueError, AttributeError):
+            raise HstcrError(f"month {month!r} is not YYYY-MM") from None
+        return cls(instrument or "unknown", year, mon)
+
+    @property
+    def path(self) -> str:
+        return f"instrument={self.instrument}/year={self.year:04d}/month={self.month:02d}"
+
+
+class Lake:
+    """A lake root (local folder or ``s3://bucket/prefix``).
+
+    Parameters
+    ----------
+    root : str or os.PathLike
+        Local folder (created on first write) or ``s3://bucket/prefix``.
+    filesystem : pyarrow.fs.FileSystem, optional
+        Use this file system instead of the one derived from ``root`` (tests).
+    """
+
+    def __init__(self, root: str | os.PathLike = DEFAULT_LAKE, filesystem: pafs.FileSystem | None = None):
+        root = os.fspath(root)
+        self.uri = root
+        self.is_s3 = root.startswith("s3://")
+        if self.is_s3:
+            self.base = root[len("s3://"):].rstrip("/")
+            self._fs = filesystem
+        else:
+            self.base = os.path.abspath(root)
+            self._fs = filesystem or pafs.LocalFileSystem()
+
+    def __repr__(self) -> str:
+        return f"Lake({self.uri!r})"
+
+    @cached_property
+    def fs(self) -> pafs.FileSystem:
+        # created lazily: S3FileSystem objects do not pickle across processes everywhere
+        return self._fs if self._fs is not None else s3_filesystem()
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state.pop("fs", None)
+        if self.is_s3:
+            state["_fs"] = None
+        return state
+
+    # ---- paths ---------------------------------------------------------------------------
+    def table_dir(self, table: str) -> str:
+        if table not in TABLES:
+            raise HstcrError(f"unknown lake table {table!r}; known: {', '.join(TABLES)}")
+        return f"{self.base}/{table}"
+
+    def file_path(self, table: str, key: PartitionKey, dataset: str) -> str:
+        """Path (inside :attr:`fs`) of one dark's file."""
+        return f"{self.table_dir(table)}/{key.path}/{dataset}.parquet"
+
+    def table_uri(self, table: str) -> str:
+        """URI of a table's folder (``s3://...`` or an absolute local path)."""
+        return f"s3://{self.table_dir(table)}" if self.is_s3 else self.table_dir(table)
+
+    # ---- writing -------------------------------------------------------------------------
+    def write(self, table: str, data: pa.Table, key: PartitionKey, dataset: str) -> str:
+        """Write one dark's rows for ``table`` atomically, replacing any previous file.
+
+        ``data`` must not contain the partition columns; it is cast to the table's schema
+        (so a writer can never drift from :mod:`hstcr_common.lake.schemas`).
+
+        Returns
+        -------
+        str
+            The path written.
+        """
+        path = self.file_path(table, key, dataset)  # checks the table name
+        schema = TABLES[table]
+        if data.schema != schema:
+            data = data.select(schema.names).cast(schema)
+        sink = pa.BufferOutputStream()
+        pq.write_table(data, sink, use_dictionary=_dictionary_columns(table), **PARQUET_OPTIONS)
+        payload = sink.getvalue()
+        if self.is_s3:
+            def put():
+                # one stream, one buffer: the object appears only when the upload completes,
+                # so a failed attempt leaves nothing and the next one starts from scratch
+                with self.fs.open_output_stream(path) as out:
+                    out.write(payload)
+            with_s3_retries(put, f"write {path}")
+        else:
+            folder = os.path.dirname(path)
+            os.makedirs(folder, exist_ok=True)
+            # unique per process and call: concurrent writers never share a temporary file
+            tmp = os.path.join(folder, f".{dataset}.parquet.{_host_tag()}.{os.getpid()}."
+                                       f"{uuid.uuid4().hex[:12]}{_TMP_SUFFIX}")
+            try:
+                with open(tmp, "wb") as out:
+                    out.write(memoryview(payload))
+                os.replace(tmp, path)
+            finally:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+        return path
+
+    def sweep_temporary(self) -> list[str]:
+        """Remove temporary files left by writers on this host that no longer run.
+
+        A writer killed between writing its temporary file and the rename leaves a hidden
+        ``.*.tmp`` file (never read: no ``*.parquet`` glob matches it).  Files of live
+        processes, of other hosts and of unknown form are kept.  Local lakes only (an S3
+        upload that never completes leaves no object).
+
+        Returns
+        -------
+        list of str
+            The paths removed.
+        """
+        if self.is_s3 or not os.path.isdir(self.base):
+            return []
+        host, removed = _host_tag(), []
+        for table in TABLES:
+            for folder, _, names in os.walk(self.table_dir(table)):
+                for name in names:
+                    m = _TMP_NAME.match(name)
+                    if m and m["host"] == host and not _pid_alive(int(m["pid"])):
+                        path = os.path.join(folder, name)
+                        try:
+                            os.unlink(path)
+                            removed.append(path)
+                        except FileNotFoundError:  # another sweeper was first
+                            pass
+        return removed
+
+    def delete(self, path: str) -> bool:
+        """Delete one file; False when it did not exist."""
+        try:
+            if self.is_s3:
+                with_s3_retries(lambda: self.fs.delete_file(path), f"delete {path}")
+            else:
+                self.fs.delete_file(path)
+            return True
+        except (FileNotFoundError, OSError) as exc:
+            if isinstance(exc, FileNotFoundError) or "does not exist" in str(exc) or "NoSuchKey" in str(exc):
+                return False
+            raise
+
+    def exists(self, path: str) -> bool:
+        return self.fs.get_file_info(path).type == pafs.FileType.File
+
+    # ---- reading -------------------------------------------------------------------------
+    def files(self, table: str) -> list[str]:
+        """Every finished file of a table (temporary files excluded), sorted."""
+        selector = pafs.FileSelector(self.table_dir(table), recursive=True, allow_not_found=True)
+        try:
+            infos = (with_s3_retries(lambda: self.fs.get_file_info(selector), f"list {table}")
+                     if self.is_s3 else self.fs.get_file_info(selector))
+        except FileNotFoundError:
+            return []
+        return sorted(
+            i.path for i in infos
+            if i.type == pafs.FileType.File and i.path.endswith(".parquet")
+            and not os.path.basename(i.path).startswith(".")
+        )
+
+    def index(self, table: str) -> dict[str, list[str]]:
+        """dataset -> its file paths in ``table`` (normally one)."""
+        out: dict[str, list[str]] = {}
+        for path in self.files(table):
+            out.setdefault(os.path.basename(path)[: -len(".parquet")], []).append(path)
+        return out
+
+    def read_file(self, path: str, columns: list[str] | None = None) -> pa.Table:
+        """One file's rows (only ``columns`` when given), partition columns not added."""
+        def read():
+            with self.fs.open_input_file(path) as f:
+                return pq.read_table(f, columns=columns)
+        return with_s3_retries(read, f"read {path}") if self.is_s3 else read()
+
+    def num_rows(self, path: str) -> int:
+        """Row count from the Parquet footer (no data read)."""
+        def footer():
+            with self.fs.open_input_file(path) as f:
+                return pq.ParquetFile(f).metadata.num_rows
+        return with_s3_retries(footer, f"footer {path}") if self.is_s3 else footer()
+
+    def read_table(self, table: str, columns: list[str] | None = None) -> pa.Table:
+        """A whole table with its partition columns (small lakes, tests, summaries)."""
+        schema = TABLES[table]
+        full = pa.schema(list(schema) + [pa.field(k, t) for k, t in PARTITION_KEYS])
+        parts = []
+        for path in self.files(table):
+            key = partition_of(path)
+            t = self.read_file(path)
+            n = t.num_rows
+            t = t.append_column("instrument", pa.array([key.instrument] * n, pa.string()))
+            t = t.append_column("year", pa.array([key.year] * n, pa.int32()))
+            t = t.append_column("month", pa.array([key.month] * n, pa.int32()))
+            parts.append(t.select(full.names).cast(full))
+        out = pa.concat_tables(parts) if parts else full.empty_table()
+        return out.select(columns) if columns else out
+
+
+def partition_of(path: str) -> PartitionKey:
+    """The partition key encoded in a lake file's path."""
+    parts = dict(p.split("=", 1) for p in path.split("/") if "=" in p)
+    try:
+        return PartitionKey(parts["instrument"], int(parts["year"]), int(parts["month"]))
+    except (KeyError, ValueError):
+        raise HstcrError(f"{path}: not a lake partition path") from None

@@ -1,0 +1,229 @@
+"""The lake: rows from a catalogue, atomic partition files, local and S3 (moto), resumable keys."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from hstcr_common.lake import store as lake_mod
+from hstcr_common.model import CosmicRayCatalog, DetectionSummary
+from hstcr_common.model import Chip, Dark
+from hstcr_common.instruments import get_detector
+from hstcr_common.lake import Lake, PartitionKey, partition_of
+from hstcr_common.lake import (cosmic_rays_table, exposures_table, failures_table, params_hash,
+                               track_array)
+from hstcr_common.lake import COSMIC_RAYS, EXPOSURES, FAILURES
+
+
+from factories import FakeTiming, FakeTrack, fake_rows, make_catalog, make_dark  # noqa: E402,F401
+
+
+# ---------------------------------------------------------------------------------------------
+# rows
+# ---------------------------------------------------------------------------------------------
+
+def test_cosmic_rays_table_matches_catalog():
+    cat = make_catalog(50, n_chips=2)
+    t = cosmic_rays_table(cat, ["WFC2", "WFC1"], "j12345678", "threshold")
+    assert t.schema == COSMIC_RAYS
+    assert t.num_rows == 50
+    assert t["chip"].to_pylist() == ["WFC2", "WFC1"] * 25
+    assert set(t["dataset"].to_pylist()) == {"j12345678"}
+    np.testing.assert_array_equal(t["n_pixels"].to_numpy(), cat.n_pixels)
+    # pixel lists: lengths and contents come straight from the flat arrays + offsets
+    lengths = pa.compute.list_value_length(t["pixels"]).to_numpy()
+    np.testing.assert_array_equal(lengths, cat.n_pixels)
+    k = 17
+    pix = t["pixels"][k].as_py()
+    a, b = cat.pixel_offsets[k], cat.pixel_offsets[k + 1]
+    assert [p["x"] for p in pix] == cat.pixel_x[a:b].tolist()
+    np.testing.assert_allclose([p["e"] for p in pix], cat.pixel_e[a:b])
+    np.testing.assert_allclose(t["energy_kev"].to_numpy(), cat.energy_e * 3.65e-3, rtol=1e-6)
+    assert t["read_index"].null_count == 50
+
+
+def test_empty_catalog_gives_zero_rows():
+    t = cosmic_rays_table(CosmicRayCatalog.empty(), ["CCD"], "o1234567q", "dq")
+    assert t.num_rows == 0 and t.schema == COSMIC_RAYS
+
+
+def test_ir_optional_columns_keep_values_and_nulls():
+    cat = make_catalog(4)
+    cat.read_index = np.array([3, -1, 5, 7], np.int16)
+    cat.arrival_time_s = np.array([10.0, np.nan, 30.0, 40.0], np.float32)
+    t = cosmic_rays_table(cat, ["IR"], "i12345678", "ramp")
+    assert t["read_index"].to_pylist() == [3, None, 5, 7]
+    assert t["arrival_time_s"].to_pylist() == [10.0, None, 30.0, 40.0]
+
+
+def test_exposures_row_rate_and_track():
+    key, crs, exp, cat = fake_rows(n=40)
+    assert exp.schema == EXPOSURES and exp.num_rows == 1
+    row = exp.to_pylist()[0]
+    assert key == PartitionKey("stis_ccd", 2017, 3)
+    assert row["n_cr"] == 40
+    assert row["rate_cr_s_cm2"] == pytest.approx(40 / (1115.0 * 4.624))
+    assert len(row["track"]) == 19
+    assert row["track"][0]["time"] == dt.datetime(2017, 3, 5, 12, tzinfo=dt.timezone.utc)
+    assert row["min_b_nt"] == 21000.0
+    assert row["detector"] == "STIS/CCD"
+    assert len(row["params_hash"]) == 16
+    # no support file: null track and a note
+    _, _, exp2, _ = fake_rows(n=1, track=False)
+    r2 = exp2.to_pylist()[0]
+    assert r2["track"] is None and r2["track_note"] == "no SPT" and r2["min_b_nt"] is None
+
+
+def test_track_array_is_one_list_value():
+    trk = FakeTrack(dt.datetime(2020, 1, 1), 5)
+    arr = track_array(trk)
+    assert len(arr) == 1 and len(arr[0]) == 5
+
+
+def test_failures_row_names_stage_and_message():
+    from hstcr_common.model import HstcrError
+    t = failures_table("o1", "load", HstcrError("not a FITS file", source="/x/o1_flt.fits", stage="load"),
+                       source="/x/o1_flt.fits", method="threshold")
+    row = t.to_pylist()[0]
+    assert t.schema == FAILURES
+    assert row["stage"] == "load" and row["error_type"] == "HstcrError"
+    assert "/x/o1_flt.fits" in row["message"] and "not a FITS file" in row["message"]
+
+
+def test_params_hash_is_canonical():
+    assert params_hash("threshold", {"a": 1, "b": 2}) == params_hash("threshold", {"b": 2, "a": 1})
+    assert params_hash("threshold", None) == params_hash("threshold", {})
+    assert params_hash("threshold", {"a": 1}) != params_hash("dq", {"a": 1})
+
+
+# ---------------------------------------------------------------------------------------------
+# local lake
+# ---------------------------------------------------------------------------------------------
+
+def test_write_read_replace_local(tmp_path):
+    lake = Lake(tmp_path / "lake")
+    key, crs, exp, _ = fake_rows(n=25)
+    path = lake.write("cosmic_rays", crs, key, "o1234567q")
+    assert path.endswith("cosmic_rays/instrument=stis_ccd/year=2017/month=03/o1234567q.parquet")
+    assert lake.num_rows(path) == 25
+    # partition columns are not stored in the file
+    assert "instrument" not in lake.read_file(path).column_names
+    # re-writing replaces, never duplicates
+    _, crs2, _, _ = fake_rows(n=7)
+    lake.write("cosmic_rays", crs2, key, "o1234567q")
+    assert lake.files("cosmic_rays") == [path]
+    full = lake.read_table("cosmic_rays")
+    assert full.num_rows == 7
+    assert set(full["instrument"].to_pylist()) == {"stis_ccd"} and set(full["year"].to_pylist()) == {2017}
+    assert lake.index("cosmic_rays") == {"o1234567q": [path]}
+    assert partition_of(path) == key
+    assert lake.delete(path) and not lake.delete(path)
+    assert lake.files("cosmic_rays") == []
+
+
+def test_write_casts_to_schema_and_rejects_unknown_table(tmp_path):
+    from hstcr_common.model import HstcrError
+    lake = Lake(tmp_path)
+    key, crs, _, _ = fake_rows(n=3)
+    # column order shuffled: the writer selects and casts to the schema
+    shuffled = crs.select(list(reversed(crs.column_names)))
+    p = lake.write("cosmic_rays", shuffled, key, "x")
+    assert lake.read_file(p).schema == COSMIC_RAYS
+    with pytest.raises(HstcrError, match="unknown lake table"):
+        lake.write("nope", crs, key, "x")
+
+
+def test_exception_between_temp_write_and_rename_leaves_nothing(tmp_path, monkeypatch):
+    lake = Lake(tmp_path)
+    key, crs, _, _ = fake_rows(n=5)
+
+    def boom(src, dst):
+        raise OSError("disk gone")
+
+    monkeypatch.setattr(lake_mod.os, "replace", boom)
+    with pytest.raises(OSError, match="disk gone"):
+        lake.write("cosmic_rays", crs, key, "o1234567q")
+    folder = tmp_path / "cosmic_rays" / key.path
+    assert list(folder.iterdir()) == []  # no target, and the temp file was removed
+    assert lake.files("cosmic_rays") == []
+
+
+def test_writer_killed_mid_write_leaves_no_visible_file(tmp_path):
+    """SIGKILL a process after its temp file exists but before the rename."""
+    lake_dir = tmp_path / "lake"
+    script = textwrap.dedent(f"""
+        import os, sys, time
+        sys.path.insert(0, {os.path.dirname(os.path.dirname(os.path.dirname(__file__)))!r})
+        from factories import fake_rows
+        from hstcr_common.lake import store as L
+        def hang(src, dst):
+            print("TEMP", src, flush=True)
+            time.sleep(60)
+        L.os.replace = hang
+        key, crs, exp, _ = fake_rows(n=30)
+        L.Lake({str(lake_dir)!r}).write("cosmic_rays", crs, key, "o1234567q")
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()
+    assert line.startswith("TEMP"), line
+    temp = line.split(" ", 1)[1].strip()
+    assert os.path.exists(temp)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    lake = Lake(lake_dir)
+    assert lake.files("cosmic_rays") == []
+    from hstcr_common.lake import connect
+    con = connect(str(lake_dir))
+    assert con.execute("SELECT count(*) FROM cosmic_rays").fetchone()[0] == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# S3 (moto server) through pyarrow.fs
+# ---------------------------------------------------------------------------------------------
+
+def test_s3_lake_roundtrip(moto_s3):
+    import boto3
+    lake = Lake("s3://lake-bucket/prefix/lake")
+    key, crs, exp, _ = fake_rows(n=12)
+    p = lake.write("cosmic_rays", crs, key, "o1234567q")
+    lake.write("exposures", exp, key, "o1234567q")
+    # the object is where the layout says, visible to boto3
+    s3 = boto3.client("s3", region_name="us-east-1")
+    keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket="lake-bucket")["Contents"])
+    assert keys == [
+        "prefix/lake/cosmic_rays/instrument=stis_ccd/year=2017/month=03/o1234567q.parquet",
+        "prefix/lake/exposures/instrument=stis_ccd/year=2017/month=03/o1234567q.parquet",
+    ]
+    assert lake.num_rows(p) == 12
+    _, crs2, _, _ = fake_rows(n=4)
+    lake.write("cosmic_rays", crs2, key, "o1234567q")
+    assert lake.read_table("cosmic_rays").num_rows == 4
+    assert lake.read_file(lake.files("exposures")[0], ["params_hash"]).num_rows == 1
+    # DuckDB views over the S3 lake (pyarrow dataset, no DuckDB extension needed)
+    from hstcr_common.lake import run_sql
+    t = run_sql("SELECT instrument, year, month, count(*) AS n FROM cosmic_rays GROUP BY ALL", lake.uri)
+    assert t.to_pylist() == [{"instrument": "stis_ccd", "year": 2017, "month": 3, "n": 4}]
+    assert lake.delete(p)
+    assert lake.files("cosmic_rays") == []
+
+
+def test_s3_generic_endpoint_variable(moto_s3, monkeypatch):
+    """AWS_ENDPOINT_URL (no _S3 suffix) is honoured too."""
+    monkeypatch.delenv("AWS_ENDPOINT_URL_S3")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_s3)
+    lake = Lake("s3://lake-bucket/generic")
+    key, crs, _, _ = fake_rows(n=2)
+    lake.write("cosmic_rays", crs, key, "o1234567q")
+    assert lake.index("cosmic_rays") == {
+        "o1234567q": ["lake-bucket/generic/cosmic_rays/instrument=stis_ccd/year=2017/month=03/o1234567q.parquet"]}
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens there
+    with pytest.raises(OSError):
+        Lake("s3://lake-bucket/generic").files("cosmic_rays")
