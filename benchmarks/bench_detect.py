@@ -21,7 +21,7 @@ import numpy as np
 from scipy import ndimage
 
 from hstcr_common.model import CosmicRayCatalog
-from hstcr_common.model import Chip, Dark
+from hstcr_common.model import Chip, Dark, LabelParams
 from hstcr_common.detect import find_cosmic_rays, find_cosmic_rays_stack
 from hstcr_common.instruments import get_detector
 from hstcr_common.measure import EIGHT, label_cosmic_rays, measure_cosmic_rays
@@ -86,7 +86,8 @@ def main():
     def label_measure_only():
         parts = []
         for ci, (m, c) in enumerate(zip(masks, dark.chips)):
-            labels, n, nm, _ = label_cosmic_rays(m, c.science, noise_e=4.3, halo_radius=1)
+            labels, n, nm, _ = label_cosmic_rays(m, c.science, noise_e=4.3,
+                                                 params=LabelParams(halo_connectivity=8))
             parts.append(measure_cosmic_rays(labels, n, c.science, n_merged=nm, chip_index=ci))
         return CosmicRayCatalog.concat(parts)
 
@@ -123,7 +124,8 @@ def main():
     parts = []
     for ci, (m, c) in enumerate(zip(lac_masks, dark.chips)):
         level = float(np.median(c.science[::7, ::7]))
-        labels, n, nm, _ = label_cosmic_rays(m, split=False, min_pixels=1)
+        labels, n, nm, _ = label_cosmic_rays(
+            m, params=LabelParams(split=False, min_pixels=1, halo_radius=0))
         parts.append(measure_cosmic_rays(labels, n, c.science, background_e=level,
                                          chip_index=ci))
     cat_lac = CosmicRayCatalog.concat(parts)

@@ -6,10 +6,10 @@ Usage::
     .venv/bin/python benchmarks/bench_memory.py --n 200 --shape 256
 
 The driver, the cheap dark copies and the /proc sampler are
-:mod:`hstcr_common.synthetic.soak` (shared with the soak test).
+:mod:`hstcr_common.pipeline.soak` (shared with the soak test).
 """
 
-from hstcr_common.synthetic.soak import main
+from hstcr_common.pipeline.soak import main
 
 if __name__ == "__main__":
     main()

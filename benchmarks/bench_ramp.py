@@ -29,6 +29,7 @@ import numpy as np
 
 from hstcr_common.instruments import get_detector
 from hstcr_common.detect import detect_jumps, label_jumps, measure_jumps
+from hstcr_common.model import RampParams
 from hstcr_common.synthetic import DQ_BITS, SATURATION_E, default_read_times, simulate_ramp
 
 
@@ -117,10 +118,10 @@ def main(argv=None):
               saturation_bit=det.saturation_bit)
 
     def hstcr_detect():
-        return detect_jumps(reads, times, rn, **kw)
+        return detect_jumps(reads, times, rn, RampParams(), **kw)
 
     def hstcr_total():
-        j = detect_jumps(reads, times, rn, **kw)
+        j = detect_jumps(reads, times, rn, RampParams(), **kw)
         return j, measure_jumps(j, times)
 
     runs = {"floor": floor_two_point, "detect": hstcr_detect, "total": hstcr_total}

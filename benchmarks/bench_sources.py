@@ -28,7 +28,7 @@ from astropy.io import fits
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hstcr_common.remote import sources
+from hstcr_common.remote import clients
 from hstcr_common.remote import fetch_dark_files, s3_key  # noqa: E402
 
 DATASET = "jdr101abq"
@@ -109,7 +109,7 @@ def main(argv=None) -> int:
         admin.put_object(Bucket="stpubdata", Key=s3_key(DATASET, "flt"), Body=flt)
         admin.put_object(Bucket="stpubdata", Key=s3_key(DATASET, "spt"), Body=spt)
         os.environ["AWS_ENDPOINT_URL_S3"] = endpoint
-        sources._clients.clear()
+        clients._cache.clear()
         item = {"dataset": DATASET, "instrument": "acs_wfc", "month": "2019-01",
                 "files": {"science": f"s3://stpubdata/{s3_key(DATASET, 'flt')}",
                           "support": f"s3://stpubdata/{s3_key(DATASET, 'spt')}"}}

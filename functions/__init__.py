@@ -1,4 +1,4 @@
-"""Thin Lambda handlers: parse the event, call :mod:`hstcr_common.aws.worker`, return JSON.
+"""Thin Lambda handlers: parse the event, call :mod:`hstcr_common.aws`, return JSON.
 
 Each handler logs one structured line per invocation (Powertools style: JSON with the
 service, the function and the key figures) and keeps no logic of its own.
@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+
+from hstcr_common.model import ENV_LAKE, ENV_RUNS
 
 logger = logging.getLogger("hstcr")
 logger.setLevel(os.environ.get("LOG_LEVEL", "INFO"))
@@ -26,8 +28,10 @@ def log(event: str, **fields) -> None:
 
 
 def lake() -> str:
-    return os.environ["HSTCR_LAKE"]
+    """The lake root the stack gave this function (``s3://bucket/lake``)."""
+    return os.environ[ENV_LAKE]
 
 
 def runs_root() -> str:
-    return os.environ["HSTCR_RUNS"]
+    """Where run manifests and results go (``s3://bucket/runs``)."""
+    return os.environ[ENV_RUNS]

@@ -9,7 +9,7 @@ from . import lake, log, runs_root
 
 def handler(event, context=None):
     """Event: ``{"request": <execution input>, "execution_name": str}`` (see
-    :func:`hstcr_common.aws.worker.plan_run`)."""
+    :func:`hstcr_common.aws.plan_run`)."""
     out = plan_run(event.get("request") or {}, runs_root=runs_root(), lake=lake(),
                    execution_name=event.get("execution_name"))
     log("planned", run_id=out["run_id"], n_items=out["n_items"], n_darks=out["n_darks"],

@@ -17,6 +17,8 @@ import os
 
 import aws_cdk as cdk
 
+from hstcr_common.model import truthy
+
 from .functions import AssetPaths
 from .stack import HstcrStack
 
@@ -26,7 +28,7 @@ def _context(app: cdk.App, key: str, default, cast=str):
     if value is None:
         return default
     if cast is bool:
-        return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes")
+        return value if isinstance(value, bool) else truthy(value)
     return cast(value)
 
 

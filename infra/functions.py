@@ -26,9 +26,10 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from .nag import acknowledge
+from hstcr_common.model import ENV_LAKE, ENV_RUNS, ENV_S3_SIGNED
 
 from .lake import LAKE_PREFIX, RUNS_PREFIX, Lake
+from .nag import acknowledge
 
 REPO = Path(__file__).resolve().parents[1]
 PLACEHOLDER_ASSET = Path(__file__).resolve().parent / "placeholder_asset"
@@ -106,9 +107,9 @@ class Functions(Construct):
         )
         code = lambda_.Code.from_asset(str(assets.function_code))
         environment = {
-            "HSTCR_LAKE": lake.lake_root,
-            "HSTCR_RUNS": lake.runs_root,
-            "HSTCR_S3_SIGNED": "1",       # read stpubdata with the role (its read-only grant)
+            ENV_LAKE: lake.lake_root,
+            ENV_RUNS: lake.runs_root,
+            ENV_S3_SIGNED: "1",           # read stpubdata with the role (its read-only grant)
             "XDG_CACHE_HOME": "/tmp",     # astropy writes its config/cache: /tmp is writable
             "XDG_CONFIG_HOME": "/tmp",
             "POWERTOOLS_SERVICE_NAME": "hstcr",

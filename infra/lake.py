@@ -13,9 +13,6 @@ Bucket layout (one bucket, three prefixes)::
 
 from __future__ import annotations
 
-from importlib import resources
-from pathlib import Path
-
 import pyarrow as pa
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_athena as athena
@@ -23,9 +20,8 @@ from aws_cdk import aws_glue as glue
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-
 from hstcr_common.instruments import detectors
-from hstcr_common.lake import PARTITION_KEYS, TABLES
+from hstcr_common.lake import PARTITION_KEYS, TABLES, named_queries, named_sql
 
 LAKE_PREFIX = "lake"
 RUNS_PREFIX = "runs"
@@ -120,14 +116,8 @@ def projection_parameters(table: str, bucket_name: str, prefix: str = LAKE_PREFI
 
 
 def query_files() -> dict[str, str]:
-    """The named analyses: ``{name: SQL}`` from ``hstcr_common/lake/queries/*.sql``."""
-    queries = resources.files("hstcr_common.lake") / "queries"
-    out = {}
-    if queries.is_dir():
-        for entry in sorted(queries.iterdir(), key=lambda e: e.name):
-            if entry.name.endswith(".sql"):
-                out[Path(entry.name).stem] = entry.read_text()
-    return out
+    """The named analyses: ``{name: SQL}`` of every ``hstcr_common/lake/queries/*.sql``."""
+    return {name: named_sql(name) for name in named_queries()}
 
 
 class Lake(Construct):

@@ -26,10 +26,9 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from .nag import acknowledge
-
 from .functions import Functions
 from .lake import RUNS_PREFIX, Lake
+from .nag import acknowledge
 
 #: Map results (ResultWriter) go under this prefix of the bucket.
 MAP_RESULTS_PREFIX = f"{RUNS_PREFIX}/map-results"

@@ -10,7 +10,8 @@ import datetime as dt
 import numpy as np
 
 from hstcr_common.instruments import get_detector
-from hstcr_common.lake import PartitionKey, cosmic_rays_table, exposures_table, params_hash
+from hstcr_common.lake import PartitionKey, cosmic_rays_table, exposures_table
+from hstcr_common.model import params_hash
 from hstcr_common.model import Chip, CosmicRayCatalog, Dark, DetectionSummary
 
 

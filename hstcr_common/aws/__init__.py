@@ -1,4 +1,11 @@
-"""The AWS side: Lambda worker functions and the laptop's client."""
+"""The AWS side of hstcr.
+
+Worker side, what the Lambda handlers in ``functions/`` call (one function each):
+``plan`` (:func:`plan_run`), ``process`` (:func:`process_event`), ``summarize``
+(:func:`summarize_run`); ``runs`` says where a run's files live and ``s3io`` reads and
+writes them.  Client side, what ``hstcr aws`` runs on a laptop: ``client``
+(:func:`stack_outputs`, :func:`submit`, :func:`execution_status`, :func:`athena_query`).
+"""
 
 from __future__ import annotations
 
@@ -8,22 +15,21 @@ import importlib
 # from it is needed (the Lambda worker never pays for DuckDB or matplotlib) and no
 # import order can form a cycle.
 _EXPORTS = {
-    "CONSOLE": "worker",
-    "MANIFEST_NAME": "worker",
-    "RESULTS_DIR": "worker",
-    "RESULT_SCHEMA_FIELDS": "worker",
-    "athena_query": "worker",
-    "client": "worker",
-    "console_url": "worker",
-    "execution_status": "worker",
-    "group_items": "worker",
-    "plan_run": "worker",
-    "process_event": "worker",
-    "results_table": "worker",
-    "split_s3": "worker",
-    "stack_outputs": "worker",
-    "submit": "worker",
-    "summarize_run": "worker",
+    "CONSOLE": "client",
+    "MANIFEST_NAME": "runs",
+    "RESULTS_DIR": "runs",
+    "RESULT_SCHEMA_FIELDS": "summarize",
+    "athena_query": "client",
+    "console_url": "client",
+    "execution_status": "client",
+    "group_items": "plan",
+    "plan_run": "plan",
+    "process_event": "process",
+    "results_table": "summarize",
+    "split_s3": "s3io",
+    "stack_outputs": "client",
+    "submit": "client",
+    "summarize_run": "summarize",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from ..model import HstcrError
+from ..model import CCD_METHODS, DEFAULT_METHOD, HstcrError
 
 
 def _outputs(stack: str) -> dict:
@@ -25,8 +25,7 @@ def command():
 @click.option("--start", help="First month, YYYY-MM.")
 @click.option("--end", help="Last month, YYYY-MM (inclusive).")
 @click.option("--manifest", help="s3:// manifest to run instead of a MAST query.")
-@click.option("--method", type=click.Choice(["threshold", "dq", "stack"]), default="threshold",
-              show_default=True)
+@click.option("--method", type=click.Choice(CCD_METHODS), default=DEFAULT_METHOD, show_default=True)
 @click.option("--params", help="Detection parameters as JSON.")
 @click.option("--reprocess", is_flag=True, help="Process darks already in the lake again.")
 @click.option("--name", help="Execution name (becomes the run id).")
@@ -84,14 +83,11 @@ def query(sql, stack, workgroup, database):
     """Run SQL (or a named query: @rate_per_month) in Athena and print the rows as TSV."""
     from ..aws import athena_query
 
-    if sql.startswith("@"):
-        from importlib import resources
-
-        path = resources.files("hstcr_common.lake") / "queries" / f"{sql[1:]}.sql"
-        if not path.is_file():
-            raise click.ClickException(f"no named query {sql[1:]!r} in hstcr_common/lake/queries")
-        sql = path.read_text()
     try:
+        if sql.startswith("@"):
+            from ..lake import named_sql
+
+            sql = named_sql(sql[1:])
         wg = workgroup or _outputs(stack)["AthenaWorkGroup"]
         columns, rows, stats = athena_query(sql, workgroup=wg, database=database)
     except (HstcrError, KeyError) as err:

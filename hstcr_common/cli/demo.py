@@ -9,13 +9,15 @@ from pathlib import Path
 
 import click
 
+from ..model.constants import REFERENCE_CR_RATE_S_CM2
+
 #: darks per detector per month, over DEMO_MONTHS months: enough for a monthly rate and the
 #: histograms, small enough for < 5 min on 2 cores (ACS/WFC and WFC3/UVIS full frames are
 #: 2 x 8 Mpixel each)
 DEMO_DARKS = {"acs_wfc": 1, "acs_hrc": 2, "stis_ccd": 2, "wfc3_uvis": 1, "wfpc2": 2,
               "wfc3_ir": 1, "nicmos_nic1": 1, "nicmos_nic2": 1, "nicmos_nic3": 1}
 DEMO_MONTHS = 2
-INJECTED_RATE = 1.2  # CR/s/cm2, the quiet-orbit flux the synthetic darks get
+INJECTED_RATE = REFERENCE_CR_RATE_S_CM2  # CR/s/cm2, the quiet-orbit flux the synthetic darks get
 
 
 def demo_months(det, n_months: int) -> list:
@@ -43,7 +45,7 @@ def generate_darks(out: Path, scale: float = 1.0) -> dict[str, dict]:
     import datetime as dt
 
     from ..instruments import detectors
-    from ..synthetic import write_sample
+    from ..synthetic import write_ir_dark, write_sample
 
     injected: dict[str, dict] = {}
     for k, (det_id, n) in enumerate(DEMO_DARKS.items()):
@@ -59,10 +61,6 @@ def generate_darks(out: Path, scale: float = 1.0) -> dict[str, dict]:
             sub = folder / f"{month:%Y-%m}"
             seed = 500 + 10 * k + m
             if det.kind == "ir":
-                try:
-                    from ..synthetic import write_ir_dark
-                except ImportError:
-                    break
                 for i in range(n):
                     f = write_ir_dark(det_id, sub, seed=seed * 100 + i, cr_rate_per_s_cm2=INJECTED_RATE,
                                       date=month + dt.timedelta(days=2 + 3 * i, hours=2))
@@ -124,7 +122,7 @@ def command(out, workers, scale):
     console.print(f"[bold]2/4[/bold] hstcr run {out / 'darks'} --lake {lake}")
     items = items_from_folder(out / "darks")
     summary = execute(items, lake=lake, method="threshold", params=None, reprocess=False,
-                      workers=workers, keep_downloads=True)
+                      workers=workers)
 
     console.print("[bold]3/4[/bold] summary (SQL over the lake)")
     table = Table(title="recovered vs injected (rates in CR/s/cm2)")

@@ -6,7 +6,7 @@ import time
 
 import click
 
-from ..model import HstcrError
+from ..model import REFERENCE_CR_RATE_S_CM2, HstcrError
 
 
 @click.command()
@@ -22,7 +22,7 @@ from ..model import HstcrError
               help="EXPTIME in seconds [default: the detector's typical dark].")
 @click.option("--date", "date", default=None,
               help="First observation, YYYY-MM-DD[THH:MM:SS] (UTC) [default: from the seed].")
-@click.option("--rate", type=float, default=1.2, show_default=True,
+@click.option("--rate", type=float, default=REFERENCE_CR_RATE_S_CM2, show_default=True,
               help="Injected cosmic-ray rate (CR/s/cm2).")
 @click.option("--flag-crs", is_flag=True, help="Set the CR bit in DQ where cosmic rays are.")
 @click.option("--flashdur", type=float, default=None,

@@ -5,6 +5,9 @@ as a *jump* between two consecutive reads.  This module finds those jumps with a
 two-point-difference test in the spirit of the JWST calibration pipeline's jump step
 (``stcal.jump``, Anderson & Gordon 2011), measured against a per-pixel noise model:
 
+Steps 1-3 are the noise model of :mod:`.ramp_noise`; the parameters are
+:class:`hstcr_common.model.RampParams`.
+
 1. ``diff[k] = read[k+1] - read[k]`` (electrons), ``dt[k] = t[k+1] - t[k]`` (s).
 2. Each pixel's own accumulation rate is the *median* of ``diff[k] / dt[k]`` over its valid
    differences of the regular cadence (:func:`rate_differences`): a cosmic ray adds charge
@@ -43,19 +46,28 @@ still a cosmic ray (its energy is then a lower limit).  Only positive jumps are 
 
 from __future__ import annotations
 
+from __future__ import annotations
+
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
 
-from ..model import CosmicRayCatalog, DetectionSummary
+from ..measure import measure_cosmic_rays
+from ..model import CosmicRayCatalog, Dark, DetectionSummary, HstcrError, RampParams
+from ..model import parse_params
+from .ramp_noise import (
+    measured_noise_scale,
+    noise_model_calibration,
+    ramp_rate,
+    rate_differences,
+    read_differences,
+    valid_differences,
+)
 
 #: a 3-D structuring element that connects 8-neighbours within one plane (read) only
 PER_READ_STRUCTURE = np.zeros((3, 3, 3), dtype=bool)
 PER_READ_STRUCTURE[1] = True
-
-#: sigma of a normal distribution per median absolute deviation
-MAD_TO_SIGMA = 1.482602218505602
 
 
 @dataclass
@@ -89,243 +101,6 @@ class JumpResult:
     valid: np.ndarray | None
     noise_scale: float
     searched_fraction: np.ndarray
-
-
-def read_differences(reads: np.ndarray) -> np.ndarray:
-    """Differences of consecutive reads.
-
-    Parameters
-    ----------
-    reads : ndarray, shape (nreads, ny, nx)
-        Cumulative reads in electrons, zeroth read first.
-
-    Returns
-    -------
-    ndarray, float32, shape (nreads - 1, ny, nx)
-        ``reads[k + 1] - reads[k]`` (electrons).
-    """
-    reads = np.asarray(reads, dtype=np.float32)
-    return np.subtract(reads[1:], reads[:-1])
-
-
-def valid_differences(read_dq: np.ndarray | None, bad_bits: int,
-                      saturation_bit: int = 0) -> np.ndarray | None:
-    """Which differences can be searched, from the DQ of every read.
-
-    A difference is valid when neither of its two reads carries a ``bad_bits`` flag, with one
-    exception: the difference into the *first* saturated read of a pixel stays valid (the
-    jump that saturated it); later ones do not.
-
-    Parameters
-    ----------
-    read_dq : ndarray of int, shape (nreads, ny, nx), or None
-        DQ of every read, zeroth read first.  None: everything is valid.
-    bad_bits : int
-        OR of the DQ bits that make a read unusable (saturation included).
-    saturation_bit : int
-        The bit meaning "saturated" (0: none).
-
-    Returns
-    -------
-    ndarray of bool, shape (nreads - 1, ny, nx), or None when every difference is valid.
-    """
-    if read_dq is None or bad_bits == 0:
-        return None
-    bad = (read_dq & bad_bits) != 0
-    if not bad.any():
-        return None
-    valid = ~(bad[1:] | bad[:-1])
-    if saturation_bit:
-        # the jump into saturation: read k fine, read k+1 bad only because of saturation
-        other = bad_bits & ~saturation_bit
-        sat_only = ((read_dq & saturation_bit) != 0) & ((read_dq & other) == 0)
-        valid |= ~bad[:-1] & sat_only[1:]
-    return valid
-
-
-def ramp_rate(diffs: np.ndarray, dt: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
-    """Robust per-pixel accumulation rate from read differences.
-
-    Parameters
-    ----------
-    diffs : ndarray, shape (ndiff, ny, nx)
-        Read differences (electrons).
-    dt : ndarray, shape (ndiff,)
-        Time between the reads of each difference (s), all > 0.
-    valid : ndarray of bool, shape (ndiff, ny, nx), optional
-        Differences to use; pixels with none get rate 0.
-
-    Returns
-    -------
-    ndarray, float32, shape (ny, nx)
-        Median of ``diffs / dt`` over valid differences (minimum of two; for a single
-        difference the chip's median, as one difference cannot separate a jump from the
-        pixel's rate), e-/s.
-    """
-    ndiff = diffs.shape[0]
-    dt = np.asarray(dt, dtype=np.float64)
-    dt32 = dt.astype(np.float32)[:, None]
-    if ndiff == 1:
-        # one difference cannot tell a jump from the pixel's own rate: use the chip's median
-        ok = diffs[0] if valid is None else diffs[0][valid[0]]
-        level = float(np.median(ok)) / dt[0] if ok.size else 0.0
-        return np.full(diffs.shape[1:], level, dtype=np.float32)
-    if ndiff >= 3 and np.allclose(dt, dt[0], rtol=1e-6):
-        # a regular cadence: the median of the differences, scaled once (no rate cube)
-        rate = (np.median(diffs, axis=0) / np.float32(dt[0])).astype(np.float32)
-    else:
-        reduce = np.median if ndiff >= 3 else np.min
-        rate = reduce(diffs / dt32[:, :, None], axis=0).astype(np.float32)
-    if valid is not None:
-        # only pixels with an unusable difference pay for the NaN-aware statistic
-        partial = ~valid.all(axis=0)
-        if partial.any():
-            ok = valid[:, partial]
-            sub = np.where(ok, diffs[:, partial] / dt32, np.nan)
-            n_ok = ok.sum(axis=0)
-            with np.errstate(all="ignore"), _quiet_nan():
-                med = np.nanmedian(sub, axis=0)
-                low = np.nanmin(np.where(n_ok > 0, sub, 0.0), axis=0)
-            rate[partial] = np.where(n_ok >= 3, med, np.where(n_ok > 0, low, 0.0))
-    return rate
-
-
-def difference_sigma(rate_e_per_s: np.ndarray, dt: np.ndarray,
-                     read_noise_e: float | np.ndarray) -> np.ndarray:
-    """Modelled noise of each read difference (electrons, 1 sigma).
-
-    ``sqrt(2 rn^2 + max(rate, 0) * dt)``: two reads' read noise plus the Poisson noise of the
-    charge accumulated between them.
-
-    Parameters
-    ----------
-    rate_e_per_s : ndarray, shape (ny, nx)
-    dt : ndarray, shape (ndiff,)
-    read_noise_e : float or ndarray broadcastable to (ny, nx)
-        Read noise per read (e- rms).
-
-    Returns
-    -------
-    ndarray, float32, shape (ndiff, ny, nx)
-    """
-    rn2 = 2.0 * np.square(np.asarray(read_noise_e, dtype=np.float32))
-    poisson = np.maximum(rate_e_per_s, 0.0)[None] * dt.astype(np.float32)[:, None, None]
-    return np.sqrt(rn2 + poisson)
-
-
-def rate_differences(dt: np.ndarray, skip_first_difference: bool = False) -> slice | np.ndarray:
-    """Which differences the per-pixel rate is estimated from.
-
-    Those of the regular cadence: ``dt >= 0.5 * median(dt)`` among the searched ones.  A
-    much shorter difference (the 2.9 s first one of WFC3's SPARS sequences, NICMOS's 0.2 s)
-    measures the rate poorly (read noise / dt) and, as one of few samples, would drag the
-    median towards a jump.  Returned as a slice when contiguous (no copy of the cube).
-
-    Parameters
-    ----------
-    dt : ndarray, (ndiff,)
-    skip_first_difference : bool
-        The first difference is never used (nor searched).
-
-    Returns
-    -------
-    slice or ndarray of int
-    """
-    dt = np.asarray(dt, dtype=np.float64)
-    searched = np.ones(dt.size, dtype=bool)
-    if skip_first_difference and dt.size > 1:
-        searched[0] = False
-    keep = searched & (dt >= 0.5 * np.median(dt[searched]))
-    idx = np.flatnonzero(keep)
-    if idx.size and np.all(np.diff(idx) == 1):
-        return slice(int(idx[0]), int(idx[-1]) + 1)
-    return idx
-
-
-#: upper-tail quantile used to match the residuals' tail to a normal distribution
-TAIL_QUANTILE = 0.99
-
-
-def noise_model_calibration(dt: np.ndarray, read_noise_e: float, rate_e_per_s: float, *,
-                            skip_first_difference: bool = False, n_pixels: int = 20_000,
-                            seed: int = 20090514) -> tuple[np.ndarray, float]:
-    """How the residuals about the median rate really scatter, from simulated ramps.
-
-    The rate is estimated from the differences themselves, so a difference's residual
-    ``diff[k] - rate dt[k]`` is not distributed like the difference: it also carries the
-    estimate's own scatter (large when there are few differences, or for a long difference
-    among short ones) and its correlation with the difference.  Both depend only on the read
-    times, so they are measured once on ``n_pixels`` pure-noise ramps with the same read
-    times, read noise and rate (fixed seed: deterministic, a few ms):
-
-    * ``factor[k]``: the residual's upper tail (``TAIL_QUANTILE``) divided by the normal
-      quantile, relative to ``sqrt(2 rn^2 + rate dt[k])``, so thresholds in sigma keep their
-      normal false-alarm rate (e.g. ~1.05 for SPARS100's 100 s differences, ~1.0 for its
-      2.9 s first one, more with few differences);
-    * ``expected``: what :func:`measured_noise_scale` gives on those simulated residuals once
-      divided by ``factor`` (the median-correlated residuals are a bit narrower than normal
-      in their core); the scale measured on real data is divided by it.
-
-    Parameters
-    ----------
-    dt : ndarray, (ndiff,)
-        Read intervals (s).
-    read_noise_e : float
-        Read noise per read (e-).
-    rate_e_per_s : float
-        Typical accumulation rate of the chip (e-/s).
-    skip_first_difference : bool
-        The first difference is not used for the rate (nor searched): its factor is 1.
-    n_pixels, seed : int
-        Size and seed of the simulation.
-
-    Returns
-    -------
-    factor : ndarray, float32, (ndiff,)
-    expected : float
-    """
-    from scipy.special import ndtri
-
-    rng = np.random.default_rng(seed)
-    dt = np.asarray(dt, dtype=np.float64)
-    rate = max(float(rate_e_per_s), 0.0)
-    increments = rate * dt[:, None] + np.sqrt(rate * dt)[:, None] * rng.standard_normal(
-        (dt.size, n_pixels))
-    signal = np.concatenate([np.zeros((1, n_pixels)), np.cumsum(increments, axis=0)])
-    reads = (signal + read_noise_e * rng.standard_normal(signal.shape)).astype(np.float32)
-    diffs = read_differences(reads[:, None, :])
-    use = rate_differences(dt, skip_first_difference)
-    searched = slice(1, None) if skip_first_difference and dt.size > 1 else slice(None)
-    r = ramp_rate(diffs[use], dt[use])
-    excess = diffs[searched] - r[None] * dt[searched].astype(np.float32)[:, None, None]
-    z = (excess / difference_sigma(r, dt[searched], read_noise_e))[:, 0, :]
-    tail = np.quantile(z, TAIL_QUANTILE, axis=1) / ndtri(TAIL_QUANTILE)
-    factor = np.ones(dt.size, dtype=np.float32)
-    factor[searched] = np.where(np.isfinite(tail) & (tail > 0), tail, 1.0)
-    expected = measured_noise_scale(z / factor[searched][:, None])
-    return factor, (expected if np.isfinite(expected) and expected > 0 else 1.0)
-
-
-def measured_noise_scale(normalised: np.ndarray) -> float:
-    """Robust scatter of normalised residuals ``excess / sigma``.
-
-    Parameters
-    ----------
-    normalised : ndarray
-        Residuals of (a sample of) the differences, in units of their modelled sigma.
-
-    Returns
-    -------
-    float
-        ``1.4826 * median(|r - median(r)|)``; cosmic rays are rare enough not to move it.
-        1.0 when there are fewer than 100 finite values.
-    """
-    sample = np.asarray(normalised).reshape(-1)
-    sample = sample[np.isfinite(sample)]
-    if sample.size < 100:
-        return 1.0
-    centre = np.median(sample)
-    return float(MAD_TO_SIGMA * np.median(np.abs(sample - centre)))
 
 
 def label_jumps(grow_mask: np.ndarray, seed_index: np.ndarray) -> tuple[np.ndarray, int]:
@@ -443,12 +218,64 @@ def fit_jump_steps(reads: np.ndarray, read_times_s: np.ndarray, jump_index: np.n
     return out
 
 
+def _check_ramp(reads: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """The read intervals dt (s), once the ramp's shape and times are checked."""
+    dt = np.diff(times)
+    if reads.ndim != 3 or reads.shape[0] < 2 or times.shape != (reads.shape[0],):
+        raise ValueError("detect_jumps needs reads (nreads>=2, ny, nx) and one time per read")
+    if np.any(dt <= 0):
+        raise ValueError("read times must increase strictly")
+    return dt
+
+
+def _noise_scale(diffs, rate, dt32, factor, expected, read_noise_e, valid, skip: bool,
+                 sample_size: int) -> float:
+    """Measured / expected robust scatter of the normalised residuals, on a regular sample."""
+    step = max(1, diffs.size // sample_size)
+    sample = np.arange(0, diffs.size, step, dtype=np.int64)
+    if skip:
+        sample = sample[sample >= rate.size]
+    if valid is not None:
+        sample = sample[valid.reshape(-1)[sample]]
+    ex, sig = _excess_and_sigma(diffs, rate, dt32, factor, read_noise_e, sample)
+    scale = measured_noise_scale(ex / sig) / expected
+    return scale if np.isfinite(scale) and scale > 0 else 1.0
+
+
+def _significant(diffs, rate, dt32, factor, read_noise_e, valid, grow_thr: np.float32):
+    """Flat indices of the differences above the grow threshold, their excess and z.
+
+    The full frame is only compared with the smallest sigma any pixel can have (read noise
+    only); the exact model is evaluated at the few candidates that pass.  Returns the
+    candidate mask too, now exact: the grow mask.
+    """
+    min_sigma = np.sqrt(2.0) * float(np.min(read_noise_e)) * factor
+    candidate = np.empty(diffs.shape, dtype=bool)
+    for k in range(diffs.shape[0]):        # one plane at a time keeps the temporaries small
+        np.greater(diffs[k], rate * dt32[k] + np.float32(grow_thr * min_sigma[k]),
+                   out=candidate[k])
+    if valid is not None:
+        candidate &= valid
+    index = np.flatnonzero(candidate)
+    ex, sig = _excess_and_sigma(diffs, rate, dt32, factor, read_noise_e, index)
+    z = ex / sig
+    candidate.reshape(-1)[index[~(z > grow_thr)]] = False
+    return candidate, index, ex, z
+
+
+def _searched_fraction(times: np.ndarray, dt32: np.ndarray, valid, shape) -> np.ndarray:
+    """Fraction of the ramp's time span each pixel was searched."""
+    if valid is None:
+        return np.ones(shape, dtype=np.float32)
+    span = float(times[-1] - times[0])
+    return (np.tensordot(dt32, valid.astype(np.float32), axes=1)
+            / np.float32(span)).astype(np.float32)
+
+
 def detect_jumps(reads: np.ndarray, read_times_s: np.ndarray, read_noise_e: float | np.ndarray,
-                 *, read_dq: np.ndarray | None = None, bad_bits: int = 0,
-                 saturation_bit: int = 0, threshold_sigma: float = 5.0,
-                 grow_sigma: float = 2.0, calibrate_noise: bool = True,
-                 skip_first_difference: bool = False,
-                 noise_sample_size: int = 200_000, fit_steps: bool = True) -> JumpResult:
+                 params: RampParams, *, read_dq: np.ndarray | None = None, bad_bits: int = 0,
+                 saturation_bit: int = 0, noise_sample_size: int = 200_000,
+                 fit_steps: bool = True) -> JumpResult:
     """Find the jumps of one chip's ramp and label them as cosmic rays.
 
     The full-frame work is the read differences, the per-pixel median rate and one
@@ -464,21 +291,14 @@ def detect_jumps(reads: np.ndarray, read_times_s: np.ndarray, read_noise_e: floa
         Time of each read since the exposure start (s), strictly increasing.
     read_noise_e : float or ndarray broadcastable to (ny, nx)
         Read noise per read (e- rms).
+    params : RampParams
+        Seed and grow thresholds (sigma), noise calibration, first difference skipped.
     read_dq : ndarray of int, shape (nreads, ny, nx), optional
         DQ of every read.
     bad_bits : int
         DQ bits that make a read unusable (see :func:`valid_differences`).
     saturation_bit : int
         DQ bit meaning saturated (0: none).
-    threshold_sigma : float
-        Seed threshold on the excess, in units of the difference's sigma.
-    grow_sigma : float
-        Threshold for neighbours joining a seed in the same difference.
-    calibrate_noise : bool
-        Rescale the noise model by measured / expected robust scatter of the residuals.
-    skip_first_difference : bool
-        Do not search the zeroth-to-first-read difference (for detectors with a reset
-        anomaly).
     noise_sample_size : int
         Differences sampled (regularly) to measure the noise scale.
     fit_steps : bool
@@ -490,16 +310,11 @@ def detect_jumps(reads: np.ndarray, read_times_s: np.ndarray, read_noise_e: floa
     JumpResult
     """
     times = np.asarray(read_times_s, dtype=np.float64)
-    dt = np.diff(times)
-    if reads.ndim != 3 or reads.shape[0] < 2 or times.shape != (reads.shape[0],):
-        raise ValueError("detect_jumps needs reads (nreads>=2, ny, nx) and one time per read")
-    if np.any(dt <= 0):
-        raise ValueError("read times must increase strictly")
+    dt = _check_ramp(reads, times)
     diffs = read_differences(reads)
-    ndiff = diffs.shape[0]
     valid = valid_differences(read_dq, bad_bits, saturation_bit)
     # the rate comes from the differences that are searched
-    skip = bool(skip_first_difference and ndiff > 1)
+    skip = bool(params.skip_first_difference and diffs.shape[0] > 1)
     use = rate_differences(dt, skip)
     rate = ramp_rate(diffs[use], dt[use], None if valid is None else valid[use])
     if skip:
@@ -509,36 +324,13 @@ def detect_jumps(reads: np.ndarray, read_times_s: np.ndarray, read_noise_e: floa
     factor, expected = noise_model_calibration(
         dt, float(np.median(read_noise_e)), float(np.median(rate)), skip_first_difference=skip)
     dt32 = dt.astype(np.float32)
-
-    scale = 1.0
-    if calibrate_noise:
-        step = max(1, diffs.size // noise_sample_size)
-        sample = np.arange(0, diffs.size, step, dtype=np.int64)
-        if skip:
-            sample = sample[sample >= rate.size]
-        if valid is not None:
-            sample = sample[valid.reshape(-1)[sample]]
-        ex, sig = _excess_and_sigma(diffs, rate, dt32, factor, read_noise_e, sample)
-        scale = measured_noise_scale(ex / sig) / expected
-        if not np.isfinite(scale) or scale <= 0:
-            scale = 1.0
-    grow_thr = np.float32(grow_sigma * scale)
-    seed_thr = np.float32(threshold_sigma * scale)
-
-    # candidates: above the grow threshold for the smallest possible sigma (read noise only)
-    min_sigma = np.sqrt(2.0) * float(np.min(read_noise_e)) * factor
-    candidate = np.empty(diffs.shape, dtype=bool)
-    for k in range(ndiff):        # one plane at a time keeps the temporaries small
-        np.greater(diffs[k], rate * dt32[k] + np.float32(grow_thr * min_sigma[k]),
-                   out=candidate[k])
-    if valid is not None:
-        candidate &= valid
-    index = np.flatnonzero(candidate)
-    ex, sig = _excess_and_sigma(diffs, rate, dt32, factor, read_noise_e, index)
-    z = ex / sig
-    grows = z > grow_thr
-    candidate.reshape(-1)[index[~grows]] = False              # now the exact grow mask
-    labels, n = label_jumps(candidate, index[z > seed_thr])
+    scale = (_noise_scale(diffs, rate, dt32, factor, expected, read_noise_e, valid, skip,
+                          noise_sample_size) if params.calibrate_noise else 1.0)
+    grow_thr = np.float32(params.grow_sigma * scale)
+    seed_thr = np.float32(params.threshold_sigma * scale)
+    grow_mask, index, ex, z = _significant(diffs, rate, dt32, factor, read_noise_e, valid,
+                                           grow_thr)
+    labels, n = label_jumps(grow_mask, index[z > seed_thr])
 
     # the jump of every labelled pixel (zero elsewhere): what the measurement sums
     excess = np.zeros(diffs.shape, dtype=np.float32)
@@ -552,20 +344,9 @@ def detect_jumps(reads: np.ndarray, read_times_s: np.ndarray, read_noise_e: floa
         jump_e = fit_jump_steps(reads, times, jump_index, rate.size, read_ok=read_ok,
                                 fallback_e=jump_e)
     excess.reshape(-1)[jump_index] = jump_e
-
-    span = float(times[-1] - times[0])
-    if valid is None:
-        searched = np.ones(rate.shape, dtype=np.float32)
-    else:
-        searched = (np.tensordot(dt32, valid.astype(np.float32), axes=1)
-                    / np.float32(span)).astype(np.float32)
     return JumpResult(labels=labels, n=n, excess_e=excess, rate_e_per_s=rate, valid=valid,
-                      noise_scale=float(scale), searched_fraction=searched)
-
-
-#: defaults of :func:`find_ir_cosmic_rays` (recorded in the lake with every exposure)
-DEFAULT_PARAMS = {"threshold_sigma": 5.0, "grow_sigma": 2.0, "calibrate_noise": True,
-                  "skip_first_difference": False}
+                      noise_scale=float(scale),
+                      searched_fraction=_searched_fraction(times, dt32, valid, rate.shape))
 
 
 def measure_jumps(jumps: JumpResult, read_times_s: np.ndarray, *,
@@ -573,7 +354,7 @@ def measure_jumps(jumps: JumpResult, read_times_s: np.ndarray, *,
     """Measure the labelled jumps of one chip as a catalogue (energy = the jump in e-).
 
     The ``ndiff`` planes are stacked into one tall image (labels never touch across planes:
-    they were made per plane) so :func:`hstcr_common.measure.label.measure_cosmic_rays` measures
+    they were made per plane) so :func:`hstcr_common.measure.measure_cosmic_rays` measures
     every cosmic ray in one vectorised pass; rows are then mapped back to the chip frame.
 
     Parameters
@@ -590,8 +371,6 @@ def measure_jumps(jumps: JumpResult, read_times_s: np.ndarray, *,
         exposure start).  ``pixel_e``/``energy_e``/``peak_e`` are the jumps above each
         pixel's own accumulation.
     """
-    from ..measure import measure_cosmic_rays
-
     ndiff, ny, nx = jumps.labels.shape
     if jumps.n == 0:
         cat = CosmicRayCatalog.empty()
@@ -614,53 +393,56 @@ def measure_jumps(jumps: JumpResult, read_times_s: np.ndarray, *,
     return cat
 
 
-def find_ir_cosmic_rays(dark, **params) -> tuple[CosmicRayCatalog, DetectionSummary]:
+def find_ir_cosmic_rays(dark: Dark, params: RampParams | str | None = None,
+                        **values: object) -> tuple[CosmicRayCatalog, DetectionSummary]:
     """Method ``ramp``: every cosmic ray of an IR dark from the jumps between its reads.
 
     Parameters
     ----------
     dark : Dark
-        An IR dark from :func:`hstcr_common.load.ir.load_ir_dark` (chips carry ``reads``,
+        An IR dark from :func:`hstcr_common.load.load_dark` (chips carry ``reads``,
         ``read_times_s`` and ``read_dq``).
-    **params
-        Overrides of :data:`DEFAULT_PARAMS`: ``threshold_sigma`` (seed, sigma),
-        ``grow_sigma`` (neighbours, sigma), ``calibrate_noise`` (bool),
-        ``skip_first_difference`` (bool).  See :func:`detect_jumps`.
+    params : RampParams, optional
+        Defaults when None.  The string ``"ramp"`` is accepted for callers that name the
+        method.
+    **values
+        Instead of ``params``: parameter names and values as the CLI or an event gives them
+        (``threshold_sigma="8"``), turned into a :class:`RampParams` by
+        :func:`hstcr_common.model.parse_params`.
 
     Returns
     -------
     catalog : CosmicRayCatalog
         All chips; ``read_index`` and ``arrival_time_s`` set.
     summary : DetectionSummary
-        ``searched_pixels`` counts each pixel by the fraction of the ramp's time span in
-        which it could be searched (a pixel that saturates half-way counts one half; a
-        pixel flagged bad in every read counts 0), rounded.
+        ``params`` is :meth:`RampParams.to_dict`.  ``searched_pixels`` counts each pixel by
+        the fraction of the ramp's time span in which it could be searched (a pixel that
+        saturates half-way counts one half; a pixel flagged bad in every read counts 0),
+        rounded.
 
     Raises
     ------
     HstcrError
-        A chip without reads (not a ramp), or an unknown parameter.
+        A chip without reads (not a ramp), or an unknown parameter or bad value.
     """
-    from ..model import HstcrError
-
-    unknown = set(params) - set(DEFAULT_PARAMS)
-    if unknown:
-        raise HstcrError(f"unknown parameter(s) for method 'ramp': {', '.join(sorted(unknown))}; "
-                         f"known: {', '.join(DEFAULT_PARAMS)}", dark.source, "detect")
-    p = {**DEFAULT_PARAMS, **params}
+    if params is None or isinstance(params, str) or values:
+        try:
+            params = parse_params(params or "ramp", values)
+        except HstcrError as exc:
+            raise HstcrError(exc.problem, dark.source, "detect") from None
+    if not isinstance(params, RampParams):
+        raise HstcrError(f"method {params.method!r} is for CCDs; {dark.detector.name} darks "
+                         "use 'ramp'", dark.source, "detect")
     det = dark.detector
     parts, searched, notes = [], 0.0, []
     for index, chip in enumerate(dark.chips):
         if chip.reads is None or chip.read_times_s is None:
             raise HstcrError(f"chip {chip.name} has no reads: method 'ramp' needs an IR ramp "
                              f"(ima)", dark.source, "detect")
-        jumps = detect_jumps(
-            chip.reads, chip.read_times_s, chip.read_noise_e, read_dq=chip.read_dq,
-            bad_bits=det.bad_mask_bits | det.saturation_bit,
-            saturation_bit=det.saturation_bit,
-            threshold_sigma=float(p["threshold_sigma"]), grow_sigma=float(p["grow_sigma"]),
-            calibrate_noise=bool(p["calibrate_noise"]),
-            skip_first_difference=bool(p["skip_first_difference"]))
+        jumps = detect_jumps(chip.reads, chip.read_times_s, chip.read_noise_e, params,
+                             read_dq=chip.read_dq,
+                             bad_bits=det.bad_mask_bits | det.saturation_bit,
+                             saturation_bit=det.saturation_bit)
         parts.append(measure_jumps(jumps, chip.read_times_s, chip_index=index))
         searched += float(jumps.searched_fraction.sum(dtype=np.float64))
         span = float(chip.read_times_s[-1] - chip.read_times_s[0])
@@ -671,25 +453,7 @@ def find_ir_cosmic_rays(dark, **params) -> tuple[CosmicRayCatalog, DetectionSumm
     n = len(catalog)
     searched_pixels = int(round(searched))
     summary = DetectionSummary(
-        method="ramp", params=p, n_cr=n, n_cr_split=0, n_cr_corrected=float(n),
+        method="ramp", params=params.to_dict(), n_cr=n, n_cr_split=0, n_cr_corrected=float(n),
         searched_pixels=searched_pixels,
         searched_area_cm2=searched_pixels * det.pixel_area_cm2, notes=notes)
     return catalog, summary
-
-
-class _quiet_nan:
-    """Silence numpy's all-NaN slice warnings (handled explicitly by the caller)."""
-
-    def __enter__(self):
-        import warnings
-
-        self._ctx = warnings.catch_warnings()
-        self._ctx.__enter__()
-        warnings.simplefilter("ignore", RuntimeWarning)
-
-    def __exit__(self, *exc):
-        return self._ctx.__exit__(*exc)
-
-
-#: the name :func:`hstcr_common.detect.methods.find_cosmic_rays` looks up for ``method='ramp'``
-find_cosmic_rays_ramp = find_ir_cosmic_rays

@@ -46,11 +46,10 @@ import numpy as np
 
 from . import geomag
 from ..model import HstcrError
+from ..model.constants import MJD_UNIX_EPOCH, SECONDS_PER_DAY
 
 TWO_PI = 2.0 * math.pi
-SEC_PER_DAY = 86400.0
 MJD_1985 = 46066.0  # 1985-01-01, the zero of EPCHTIME
-MJD_UNIX_EPOCH = 40587.0  # 1970-01-01
 
 # Geodetic heights outside this range cannot come from a valid HST element set.
 PLAUSIBLE_ALTITUDE_KM = (100.0, 2000.0)
@@ -188,7 +187,7 @@ def hst_position_gcrs(elements: OrbitalElements, mjd_utc) -> np.ndarray:
     e = elements
     mjd = np.asarray(mjd_utc, dtype=np.float64)
     # seconds since the element epoch; (mjd - 46066) first, as calcos does, for identical rounding
-    dt_s = (mjd - MJD_1985) * SEC_PER_DAY - e.epchtime
+    dt_s = (mjd - MJD_1985) * SECONDS_PER_DAY - e.epchtime
 
     mean_anomaly = e.meananom + TWO_PI * (e.fdmeanan * dt_s + 0.5 * e.sdmeanan * dt_s * dt_s)
     sin_m, cos_m = np.sin(mean_anomaly), np.cos(mean_anomaly)
@@ -396,12 +395,12 @@ def track(elements: OrbitalElements, expstart_mjd: float, expend_mjd: float, ste
             f"{expend_mjd - expstart_mjd:.1f} days (more than {MAX_TRACK_DAYS:g}): not one exposure",
             stage="orbit",
         )
-    duration_s = (expend_mjd - expstart_mjd) * SEC_PER_DAY
+    duration_s = (expend_mjd - expstart_mjd) * SECONDS_PER_DAY
     offsets = sample_offsets_s(duration_s, step_s)
-    mjd = expstart_mjd + offsets / SEC_PER_DAY
+    mjd = expstart_mjd + offsets / SECONDS_PER_DAY
     mjd[-1] = expend_mjd  # exactly the header value, free of rounding
 
-    start_us = round((expstart_mjd - MJD_UNIX_EPOCH) * SEC_PER_DAY * 1e6)
+    start_us = round((expstart_mjd - MJD_UNIX_EPOCH) * SECONDS_PER_DAY * 1e6)
     time = (start_us + np.round(offsets * 1e6).astype(np.int64)).astype("datetime64[us]")
 
     position = hst_position_gcrs(elements, mjd)

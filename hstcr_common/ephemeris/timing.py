@@ -21,9 +21,9 @@ import math
 from dataclasses import dataclass
 
 from ..model import HstcrError
+from ..model.constants import MJD_EPOCH
 from ..instruments import Detector
 
-MJD_EPOCH = dt.datetime(1858, 11, 17, tzinfo=dt.timezone.utc)
 
 
 @dataclass

@@ -11,9 +11,9 @@ _EXPORTS = {
     "ChipLayout": "table",
     "Detector": "table",
     "ccd_detectors": "table",
+    "detector_id": "table",
     "detectors": "table",
     "get_detector": "table",
-    "ir_detectors": "table",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -93,9 +93,6 @@ class Detector:
             roles["dq"] = self.dq_suffix
         return roles
 
-    def is_active(self, day: dt.date) -> bool:
-        return any(start <= day and (end is None or day <= end) for start, end in self.active)
-
 
 def _date(text: str) -> dt.date | None:
     return dt.date.fromisoformat(text) if text else None
@@ -116,19 +113,39 @@ def detectors() -> dict[str, Detector]:
     return out
 
 
-def get_detector(det_id: str) -> Detector:
-    """The detector with this id; a clear error listing the known ids otherwise."""
-    try:
-        return detectors()[det_id]
-    except KeyError:
-        raise HstcrError(
-            f"unknown instrument {det_id!r}; known: {', '.join(detectors())}"
-        ) from None
+def _spellings() -> dict[str, str]:
+    """Every accepted spelling, folded to lower case -> detector id: the id (``acs_wfc``), the
+    handbook name (``ACS/WFC``) and its dash/space forms (``acs-wfc``, ``ACS WFC``)."""
+    out = {}
+    for det in detectors().values():
+        for name in (det.id, det.name, det.mast_instrument_name):
+            folded = name.strip().lower()
+            for form in (folded, folded.replace("/", "_"), folded.replace("/", "-"), folded.replace("/", " "),
+                         folded.replace("_", "-"), folded.replace("_", "/")):
+                out.setdefault(form, det.id)
+    return out
+
+
+def detector_id(name: str) -> str:
+    """The detector id for any accepted spelling (any case, ``ACS/WFC`` or ``acs_wfc``).
+
+    Raises
+    ------
+    HstcrError
+        Unknown name; the message lists the known ids.
+    """
+    det_id = _spellings().get(str(name).strip().lower())
+    if det_id is None:
+        raise HstcrError(f"unknown instrument {name!r}; known: {', '.join(detectors())} "
+                         f"(any case; ACS/WFC and acs_wfc are the same)")
+    return det_id
+
+
+def get_detector(name: str) -> Detector:
+    """The detector for any accepted spelling of its id or name (see :func:`detector_id`)."""
+    return detectors()[detector_id(name)]
 
 
 def ccd_detectors() -> list[Detector]:
     return [d for d in detectors().values() if d.kind == "ccd"]
 
-
-def ir_detectors() -> list[Detector]:
-    return [d for d in detectors().values() if d.kind == "ir"]

@@ -14,7 +14,7 @@ The SQL files use the Trino form; :func:`to_duckdb` rewrites it into
 shim.
 
 Local lakes are read with DuckDB's own ``read_parquet`` (Hive partitions, union by name);
-``s3://`` lakes through a pyarrow dataset over :func:`hstcr_common.lake.store.s3_filesystem`, so no
+``s3://`` lakes through a pyarrow dataset over :func:`hstcr_common.remote.s3_filesystem`, so no
 DuckDB extension has to be downloaded.
 """
 
@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import re
 from importlib import resources
+from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 
 from ..model import HstcrError
-from .store import Lake
+from .store import DEFAULT_LAKE, Lake
 from .schemas import PARTITION_KEYS, TABLES
 
 _UNNEST = re.compile(r"CROSS\s+JOIN\s+UNNEST\s*\(\s*([^()]+?)\s*\)\s+AS\s+(\w+)\s*\(([^)]*)\)",
@@ -46,13 +47,49 @@ def full_schema(table: str) -> pa.Schema:
     return pa.schema(list(TABLES[table]) + [pa.field(k, t) for k, t in PARTITION_KEYS])
 
 
-def connect(lake: str = "./hstcr-lake", *, threads: int | None = None) -> duckdb.DuckDBPyConnection:
+#: where ``hstcr demo`` writes its lake (named in the hint when the default lake is missing)
+DEMO_LAKE = "./hstcr-demo/lake"
+
+
+def require_lake(lake: str | Lake) -> dict[str, list[str]]:
+    """Every finished file of each table, after checking that ``lake`` is a lake.
+
+    A query or a plot over a path that holds no lake would answer 0 rows or draw blank
+    axes, which reads as "no cosmic rays"; it is refused instead.
+
+    Raises
+    ------
+    HstcrError
+        The folder does not exist, is a file, or holds no Parquet file under
+        ``cosmic_rays/``, ``exposures/`` or ``failures/``.  The message names the path and,
+        for the default lake after a demo, points at the demo's lake.
+    """
+    lake_obj = lake if isinstance(lake, Lake) else Lake(lake)
+    hint = ""
+    if lake_obj.uri in (DEFAULT_LAKE, DEFAULT_LAKE.removeprefix("./")) and Path(DEMO_LAKE).is_dir():
+        hint = f" (hstcr demo wrote its lake to {DEMO_LAKE}: pass --lake {DEMO_LAKE})"
+    if not lake_obj.is_s3:
+        path = Path(lake_obj.base)
+        if not path.exists():
+            raise HstcrError(f"no lake here: the folder does not exist{hint}", source=lake_obj.uri)
+        if not path.is_dir():
+            raise HstcrError("not a lake: this is a file, a lake is a folder", source=lake_obj.uri)
+    files = {table: lake_obj.files(table) for table in TABLES}
+    if not any(files.values()):
+        raise HstcrError("no lake here: no Parquet files under cosmic_rays/, exposures/ or "
+                         f"failures/ (write one with `hstcr run ... --lake {lake_obj.uri}`){hint}",
+                         source=lake_obj.uri)
+    return files
+
+
+def connect(lake: str | Lake = DEFAULT_LAKE, *, threads: int | None = None) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection with one view per lake table.
 
-    A table with no files yet is an empty view with the right columns, so every query
-    runs on a new or partial lake.
+    The lake must exist (:func:`require_lake`); a table with no files yet (a lake with only
+    failures, say) is an empty view with the right columns.
     """
-    lake_obj = Lake(lake)
+    lake_obj = lake if isinstance(lake, Lake) else Lake(lake)
+    table_files = require_lake(lake_obj)
     con = duckdb.connect()
     # no progress bar on stdout (breaks --format csv); cache Parquet footers between
     # queries (a lake is one small file per dark: metadata reads dominate otherwise)
@@ -67,7 +104,7 @@ def connect(lake: str = "./hstcr-lake", *, threads: int | None = None) -> duckdb
         con.execute(f"SET threads = {int(threads)}")
     hive_types = "{" + ", ".join(f"'{k}': '{v}'" for k, v in _HIVE_TYPES.items()) + "}"
     for table in TABLES:
-        files = lake_obj.files(table)
+        files = table_files[table]
         schema = full_schema(table)
         columns = ", ".join(f'"{n}"' for n in schema.names)
         if not files:
@@ -107,7 +144,7 @@ def named_sql(name: str) -> str:
     return path.read_text()
 
 
-def run_sql(sql: str, lake: str = "./hstcr-lake", *, con: duckdb.DuckDBPyConnection | None = None) -> pa.Table:
+def run_sql(sql: str, lake: str = DEFAULT_LAKE, *, con: duckdb.DuckDBPyConnection | None = None) -> pa.Table:
     """Run SQL over the lake's views; the result as a pyarrow table."""
     con = con or connect(lake)
     try:
@@ -117,6 +154,6 @@ def run_sql(sql: str, lake: str = "./hstcr-lake", *, con: duckdb.DuckDBPyConnect
         raise HstcrError(f"SQL failed: {exc}") from None
 
 
-def run_named(name: str, lake: str = "./hstcr-lake", *, con: duckdb.DuckDBPyConnection | None = None) -> pa.Table:
+def run_named(name: str, lake: str = DEFAULT_LAKE, *, con: duckdb.DuckDBPyConnection | None = None) -> pa.Table:
     """Run a named query (``rate_per_month``, ``rate_map`` ...) over the lake."""
     return run_sql(named_sql(name), lake, con=con)

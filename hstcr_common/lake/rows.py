@@ -12,7 +12,6 @@ columns excluded: they live in the path).
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 
 import numpy as np
@@ -24,17 +23,6 @@ from ..model import redact
 from .schemas import COSMIC_RAYS, EXPOSURES, FAILURES, PIXEL, TRACK_POINT
 
 SOFTWARE_VERSION = __version__
-
-
-def params_hash(method: str, params: dict | None) -> str:
-    """Resumability key of a detection request: a short hash of method + parameters.
-
-    Parameters are canonicalised (sorted keys, compact JSON) so the same request always
-    hashes the same.
-    """
-    text = json.dumps({"method": method, "params": params or {}}, sort_keys=True,
-                      separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _repeat_string(value: str, n: int) -> pa.Array:
@@ -171,7 +159,7 @@ def exposures_table(dark, summary: DetectionSummary, timing, track=None, track_n
     method : str
         Detection method actually used (``ramp`` for IR).
     params_key : str
-        :func:`params_hash` of the request (resumability key).
+        :func:`hstcr_common.model.params_hash` of the request (resumability key).
     processed_at : datetime, optional
         Defaults to now (UTC).
 

@@ -4,11 +4,27 @@ The embedded writer, DuckDB views, the Glue tables (infra/) and the tests all re
 Partition columns (``instrument``, ``year``, ``month``) live in the path
 ``<root>/<table>/instrument=<id>/year=<yyyy>/month=<mm>/<dataset>.parquet`` and are *not*
 stored in the files; :data:`PARTITION_KEYS` lists them with their types.
+
+Every column carries its description and unit in the field metadata (``description``,
+``unit``): they travel inside each Parquet file, become the Glue column comments, and
+``docs/columns.md`` is generated from them (:func:`data_dictionary`).
 """
 
 from __future__ import annotations
 
 import pyarrow as pa
+
+
+
+def column(name: str, type_: pa.DataType, unit: str, description: str, *, nullable: bool = True) -> pa.Field:
+    """A lake column with its unit (``""`` when dimensionless) and description."""
+    return pa.field(name, type_, nullable=nullable,
+                    metadata={"description": description, "unit": unit})
+
+
+def _required(name, type_, unit, description):
+    return column(name, type_, unit, description, nullable=False)
+
 
 PARTITION_KEYS: list[tuple[str, pa.DataType]] = [
     ("instrument", pa.string()),
@@ -16,97 +32,106 @@ PARTITION_KEYS: list[tuple[str, pa.DataType]] = [
     ("month", pa.int32()),
 ]
 
-PIXEL = pa.struct([("x", pa.int16()), ("y", pa.int16()), ("e", pa.float32())])
+#: descriptions of the partition columns (in the path, not in the files)
+PARTITION_DESCRIPTIONS = {
+    "instrument": ("", "detector id: acs_wfc, acs_hrc, stis_ccd, wfc3_uvis, wfpc2, wfc3_ir, nicmos_nic1..3"),
+    "year": ("", "year of the exposure start (UTC)"),
+    "month": ("", "month of the exposure start (UTC), 1-12"),
+}
 
-TRACK_POINT = pa.struct(
-    [
-        ("time", pa.timestamp("us", tz="UTC")),
-        ("latitude_deg", pa.float32()),    # geodetic, WGS84
-        ("longitude_deg", pa.float32()),   # [-180, 180)
-        ("altitude_km", pa.float32()),     # above the WGS84 ellipsoid
-        ("b_nt", pa.float32()),            # IGRF |B| at HST (nT)
-        ("geomag_latitude_deg", pa.float32()),
-    ]
-)
+PIXEL = pa.struct([
+    column("x", pa.int16(), "pixel", "column in the chip frame, 0-based"),
+    column("y", pa.int16(), "pixel", "row in the chip frame, 0-based"),
+    column("e", pa.float32(), "e-", "charge in this pixel, local background removed"),
+])
+
+TRACK_POINT = pa.struct([
+    column("time", pa.timestamp("us", tz="UTC"), "UTC", "time of this point (one per minute of the exposure, ends included)"),
+    column("latitude_deg", pa.float32(), "deg", "HST geodetic latitude, WGS84"),
+    column("longitude_deg", pa.float32(), "deg", "HST longitude east, in [-180, 180)"),
+    column("altitude_km", pa.float32(), "km", "HST altitude above the WGS84 ellipsoid"),
+    column("b_nt", pa.float32(), "nT", "IGRF magnetic field strength |B| at HST"),
+    column("geomag_latitude_deg", pa.float32(), "deg", "geomagnetic (IGRF dipole) latitude of HST"),
+])
 
 COSMIC_RAYS = pa.schema(
     [
-        pa.field("dataset", pa.string(), nullable=False),
-        pa.field("chip", pa.string(), nullable=False),        # chip name: WFC1, PC1, CCD ...
-        pa.field("cr_id", pa.int32(), nullable=False),        # 1.. per dark (unique over chips)
-        pa.field("method", pa.string(), nullable=False),
-        pa.field("n_pixels", pa.int32(), nullable=False),
-        pa.field("energy_e", pa.float32(), nullable=False),   # electrons, background removed
-        pa.field("energy_kev", pa.float32(), nullable=False), # 3.65 eV per electron-hole pair
-        pa.field("peak_e", pa.float32(), nullable=False),
-        pa.field("x_centroid", pa.float32(), nullable=False), # pixels, 0-based, chip frame
-        pa.field("y_centroid", pa.float32(), nullable=False),
-        pa.field("ixx", pa.float32(), nullable=False),        # pixel^2, intensity weighted
-        pa.field("iyy", pa.float32(), nullable=False),
-        pa.field("ixy", pa.float32(), nullable=False),
-        pa.field("width_sigma", pa.float32(), nullable=False),# sqrt((Ixx+Iyy)/2), pixels
-        pa.field("symmetry", pa.float32(), nullable=False),   # 0 round .. 1 line
-        pa.field("x_min", pa.int16(), nullable=False),
-        pa.field("x_max", pa.int16(), nullable=False),
-        pa.field("y_min", pa.int16(), nullable=False),
-        pa.field("y_max", pa.int16(), nullable=False),
-        pa.field("n_merged", pa.int16(), nullable=False),     # >1: a split-off part of a merged blob
-        pa.field("read_index", pa.int16()),                    # IR: read where the jump happened
-        pa.field("arrival_time_s", pa.float32()),              # IR: since exposure start
-        pa.field("pixels", pa.list_(PIXEL), nullable=False),
+        _required("dataset", pa.string(), "", "MAST dataset name (9 characters, lower case)"),
+        _required("chip", pa.string(), "", "chip name: WFC1/WFC2, UVIS1/UVIS2, HRC, CCD (STIS), PC1/WF2/WF3/WF4, IR, NIC1-3"),
+        _required("cr_id", pa.int32(), "", "cosmic-ray number, 1.. within the dark (unique over its chips)"),
+        _required("method", pa.string(), "", "detection method used for this dark: dq, threshold, stack or ramp"),
+        _required("n_pixels", pa.int32(), "pixel", "pixels in the footprint: the detected core plus the 1-pixel halo grown around it (4-connected) to collect the charge below the detection threshold"),
+        _required("energy_e", pa.float32(), "e-", "total charge of the cosmic ray, local background removed (IR: the jump in the ramp)"),
+        _required("energy_kev", pa.float32(), "keV", "energy deposited: energy_e x 3.65 eV per electron-hole pair (silicon)"),
+        _required("peak_e", pa.float32(), "e-", "charge of the brightest pixel"),
+        _required("x_centroid", pa.float32(), "pixel", "charge-weighted centroid column, 0-based, chip frame"),
+        _required("y_centroid", pa.float32(), "pixel", "charge-weighted centroid row, 0-based, chip frame"),
+        _required("ixx", pa.float32(), "pixel^2", "charge-weighted second moment along x about the centroid"),
+        _required("iyy", pa.float32(), "pixel^2", "charge-weighted second moment along y about the centroid"),
+        _required("ixy", pa.float32(), "pixel^2", "charge-weighted cross moment about the centroid"),
+        _required("width_sigma", pa.float32(), "pixel", "width: sqrt((ixx + iyy) / 2)"),
+        _required("symmetry", pa.float32(), "", "elongation from the eigenvalues of the moments: 0 round .. 1 a line"),
+        _required("x_min", pa.int16(), "pixel", "bounding box: first column"),
+        _required("x_max", pa.int16(), "pixel", "bounding box: last column"),
+        _required("y_min", pa.int16(), "pixel", "bounding box: first row"),
+        _required("y_max", pa.int16(), "pixel", "bounding box: last row"),
+        _required("n_merged", pa.int16(), "", "parts the merged blob this cosmic ray came from was split into (1: not merged)"),
+        column("read_index", pa.int16(), "", "IR ramps: the read in which the jump happened (1-based); null for CCDs"),
+        column("arrival_time_s", pa.float32(), "s", "IR ramps: arrival time since the exposure start; null for CCDs"),
+        _required("pixels", pa.list_(PIXEL), "", "every pixel of the footprint: list of {x, y, e}"),
     ]
 )
 
 EXPOSURES = pa.schema(
     [
-        pa.field("dataset", pa.string(), nullable=False),
-        pa.field("detector", pa.string(), nullable=False),      # e.g. ACS/WFC
-        pa.field("n_chips", pa.int16(), nullable=False),
-        pa.field("science_suffix", pa.string(), nullable=False),
-        pa.field("date_obs", pa.timestamp("us", tz="UTC"), nullable=False),
-        pa.field("expstart_mjd", pa.float64(), nullable=False),
-        pa.field("expend_mjd", pa.float64(), nullable=False),
-        pa.field("expstart", pa.timestamp("us", tz="UTC"), nullable=False),
-        pa.field("expend", pa.timestamp("us", tz="UTC"), nullable=False),
-        pa.field("exptime_s", pa.float64(), nullable=False),
-        pa.field("darktime_s", pa.float64()),
-        pa.field("flashdur_s", pa.float64()),
-        pa.field("integration_time_s", pa.float64(), nullable=False),
-        pa.field("integration_rule", pa.string(), nullable=False),
-        pa.field("ccdamp", pa.string()),
-        pa.field("gain", pa.float32()),
-        pa.field("method", pa.string(), nullable=False),
-        pa.field("params", pa.string(), nullable=False),          # JSON of the detection parameters
-        pa.field("params_hash", pa.string(), nullable=False),     # resumability key with software_version
-        pa.field("n_cr", pa.int32(), nullable=False),
-        pa.field("n_cr_split", pa.int32(), nullable=False),       # detections produced by splitting merged blobs
-        pa.field("n_cr_corrected", pa.float64(), nullable=False), # coincidence-corrected count
-        pa.field("searched_pixels", pa.int64(), nullable=False),
-        pa.field("searched_area_cm2", pa.float64(), nullable=False),
-        pa.field("rate_cr_s_cm2", pa.float64(), nullable=False),
-        pa.field("rate_corrected_cr_s_cm2", pa.float64(), nullable=False),
-        pa.field("mean_latitude_deg", pa.float32()),
-        pa.field("mean_longitude_deg", pa.float32()),
-        pa.field("mean_altitude_km", pa.float32()),
-        pa.field("min_b_nt", pa.float32()),
-        pa.field("track", pa.list_(TRACK_POINT)),                  # null when no support file
-        pa.field("track_note", pa.string()),                       # why the track is null
-        pa.field("source", pa.string(), nullable=False),
-        pa.field("software_version", pa.string(), nullable=False),
-        pa.field("processed_at", pa.timestamp("us", tz="UTC"), nullable=False),
+        _required("dataset", pa.string(), "", "MAST dataset name (9 characters, lower case)"),
+        _required("detector", pa.string(), "", "detector name, e.g. ACS/WFC"),
+        _required("n_chips", pa.int16(), "", "chips searched"),
+        _required("science_suffix", pa.string(), "", "product searched: flt, flc, crj, raw, c0m or ima"),
+        _required("date_obs", pa.timestamp("us", tz="UTC"), "UTC", "date of the observation (DATE-OBS/TIME-OBS)"),
+        _required("expstart_mjd", pa.float64(), "d", "exposure start, MJD (EXPSTART)"),
+        _required("expend_mjd", pa.float64(), "d", "exposure end, MJD (EXPEND)"),
+        _required("expstart", pa.timestamp("us", tz="UTC"), "UTC", "exposure start"),
+        _required("expend", pa.timestamp("us", tz="UTC"), "UTC", "exposure end"),
+        _required("exptime_s", pa.float64(), "s", "exposure time (EXPTIME)"),
+        column("darktime_s", pa.float64(), "s", "dark time (DARKTIME) when the header has it"),
+        column("flashdur_s", pa.float64(), "s", "post-flash duration (FLASHDUR) when the header has it"),
+        _required("integration_time_s", pa.float64(), "s", "time the detector collected cosmic rays (see integration_rule)"),
+        _required("integration_rule", pa.string(), "", "how integration_time_s was found: DARKTIME, EXPTIME+FLASHDUR+readout, ..."),
+        column("ccdamp", pa.string(), "", "amplifiers read out (CCDAMP)"),
+        column("gain", pa.float32(), "e-/DN", "gain used (mean over the amplifiers)"),
+        _required("method", pa.string(), "", "detection method used for this dark: dq, threshold, stack or ramp"),
+        _required("params", pa.string(), "", "JSON of the detection parameters"),
+        _required("params_hash", pa.string(), "", "hash of method + parameters: with software_version, the key that makes a rerun skip this dark"),
+        _required("n_cr", pa.int32(), "", "cosmic rays found (rows in cosmic_rays)"),
+        _required("n_cr_split", pa.int32(), "", "of n_cr, detections made by splitting merged blobs"),
+        _required("n_cr_corrected", pa.float64(), "", "coincidence-corrected count: n_cr plus the expected number hidden by overlaps, from the measured occupancy"),
+        _required("searched_pixels", pa.int64(), "pixel", "pixels searched (bad pixels excluded)"),
+        _required("searched_area_cm2", pa.float64(), "cm2", "area searched"),
+        _required("rate_cr_s_cm2", pa.float64(), "CR/s/cm2", "n_cr / integration_time_s / searched_area_cm2 (a lower bound: overlapping cosmic rays count once)"),
+        _required("rate_corrected_cr_s_cm2", pa.float64(), "CR/s/cm2", "n_cr_corrected / integration_time_s / searched_area_cm2: the headline rate"),
+        column("mean_latitude_deg", pa.float32(), "deg", "mean geodetic latitude of HST over the exposure"),
+        column("mean_longitude_deg", pa.float32(), "deg", "circular mean longitude of HST over the exposure"),
+        column("mean_altitude_km", pa.float32(), "km", "mean altitude of HST over the exposure"),
+        column("min_b_nt", pa.float32(), "nT", "lowest IGRF |B| along the track (low: the South Atlantic Anomaly)"),
+        column("track", pa.list_(TRACK_POINT), "", "position of HST every minute of the exposure (null when no support file)"),
+        column("track_note", pa.string(), "", "why the track is null (no or bad support file)"),
+        _required("source", pa.string(), "", "the science file read (local path or s3:// / https:// location)"),
+        _required("software_version", pa.string(), "", "hstcr version that wrote the row"),
+        _required("processed_at", pa.timestamp("us", tz="UTC"), "UTC", "when the row was written"),
     ]
 )
 
 FAILURES = pa.schema(
     [
-        pa.field("dataset", pa.string(), nullable=False),
-        pa.field("stage", pa.string(), nullable=False),     # plan, fetch, load, detect, orbit, write
-        pa.field("error_type", pa.string(), nullable=False),
-        pa.field("message", pa.string(), nullable=False),   # names the file and the problem
-        pa.field("source", pa.string()),
-        pa.field("method", pa.string()),
-        pa.field("software_version", pa.string(), nullable=False),
-        pa.field("failed_at", pa.timestamp("us", tz="UTC"), nullable=False),
+        _required("dataset", pa.string(), "", "MAST dataset name (9 characters, lower case)"),
+        _required("stage", pa.string(), "", "stage that failed: plan, fetch, load, detect, timing, orbit, rows, write, worker"),
+        _required("error_type", pa.string(), "", "exception type"),
+        _required("message", pa.string(), "", "what went wrong, naming the file and the problem"),
+        column("source", pa.string(), "", "the science file that was being read, when known"),
+        column("method", pa.string(), "", "detection method that was asked for"),
+        _required("software_version", pa.string(), "", "hstcr version that wrote the row"),
+        _required("failed_at", pa.timestamp("us", tz="UTC"), "UTC", "when the failure was recorded"),
     ]
 )
 
@@ -115,3 +140,39 @@ TABLES: dict[str, pa.Schema] = {
     "exposures": EXPOSURES,
     "failures": FAILURES,
 }
+
+
+def field_doc(field: pa.Field) -> tuple[str, str]:
+    """(unit, description) of a lake column."""
+    meta = field.metadata or {}
+    return meta.get(b"unit", b"").decode(), meta.get(b"description", b"").decode()
+
+
+def _type_name(t: pa.DataType) -> str:
+    if pa.types.is_list(t):
+        return f"list<{_type_name(t.value_type)}>"
+    if pa.types.is_struct(t):
+        return "struct"
+    return str(t)
+
+
+def data_dictionary() -> str:
+    """The data dictionary as Markdown (``docs/columns.md`` is this text)."""
+    lines = ["# The lake's columns", "",
+             "Generated from `hstcr_common/lake/schemas.py` by `hstcr columns` (the same text is in every",
+             "Parquet file's field metadata and in the Glue column comments). Partition columns",
+             "(`instrument`, `year`, `month`) are in the path and in every view.", ""]
+    for table, schema in TABLES.items():
+        lines += [f"## `{table}`", "", "| column | type | unit | description |", "|---|---|---|---|"]
+        for f in schema:
+            unit, desc = field_doc(f)
+            null = "" if f.nullable else " (never null)"
+            lines.append(f"| `{f.name}` | {_type_name(f.type)} | {unit} | {desc}{null} |")
+            if pa.types.is_list(f.type) and pa.types.is_struct(f.type.value_type):
+                for sub in f.type.value_type:
+                    u, d = field_doc(sub)
+                    lines.append(f"| `{f.name}[].{sub.name}` | {_type_name(sub.type)} | {u} | {d} |")
+        for name, (unit, desc) in PARTITION_DESCRIPTIONS.items():
+            lines.append(f"| `{name}` | partition | {unit} | {desc} |")
+        lines.append("")
+    return "\n".join(lines)

@@ -5,8 +5,8 @@ Layout::
     <root>/<table>/instrument=<id>/year=<yyyy>/month=<mm>/<dataset>.parquet
 
 ``<root>`` is a local folder or ``s3://bucket/prefix``; both go through :mod:`pyarrow.fs`
-(the S3 endpoint honours ``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL`` so a local emulator
-works).  Partition columns are in the path only, never inside the files.
+(S3 through :func:`hstcr_common.remote.s3_filesystem`, whose endpoint honours
+``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL`` so a local emulator works).  Partition columns are in the path only, never inside the files.
 
 Writes are atomic so a reader never sees half a file and re-processing a dark replaces its
 file instead of adding a second one:
@@ -18,8 +18,9 @@ file instead of adding a second one:
   which :meth:`Lake.sweep_temporary` removes once that process is gone;
 * S3: the whole file is serialised into memory first and then sent through one output
   stream (one PUT, or one multipart upload for big files); S3 makes an object visible only
-  when its upload completes.  Throttling (``SlowDown``/503, 5xx, dropped connections) is
-  retried with jittered exponential backoff on top of the AWS SDK's own retries.
+  when its upload completes.  Throttling (``SlowDown``/503, 5xx, dropped connections and
+  timeouts) is retried by the AWS SDK inside pyarrow, with its standard strategy (jittered
+  exponential backoff, :data:`hstcr_common.remote.MAX_ATTEMPTS` attempts a request).
 
 Concurrent writers of the same dark each replace the whole file: the last rename (or PUT)
 wins, per file; there is no transaction across a dark's tables (see docs/guarantees.md).
@@ -30,10 +31,8 @@ Only numpy/pyarrow are imported here: the Lambda worker uses this module.
 from __future__ import annotations
 
 import os
-import random
 import re
 import socket
-import time
 import uuid
 from dataclasses import dataclass
 from functools import cached_property
@@ -43,6 +42,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from ..model import HstcrError
+from ..remote import s3_filesystem
 from .schemas import PARTITION_KEYS, TABLES
 
 DEFAULT_LAKE = "./hstcr-lake"
@@ -54,19 +54,6 @@ PARQUET_OPTIONS = dict(compression="zstd", compression_level=3, write_statistics
 _TMP_SUFFIX = ".tmp"
 #: ``.<dataset>.parquet.<host>.<pid>.<random>.tmp``: who wrote a temporary file
 _TMP_NAME = re.compile(r"^\.(?P<dataset>.+)\.parquet\.(?P<host>[A-Za-z0-9-]+)\.(?P<pid>\d+)\.[0-9a-f]+\.tmp$")
-
-#: S3 attempts per lake operation (each also retried by the AWS SDK inside pyarrow)
-S3_ATTEMPTS = 6
-S3_BACKOFF_BASE_S = 0.2
-S3_BACKOFF_CAP_S = 10.0
-#: error texts of pyarrow's S3 file system that mean "try again" (throttling, 5xx, network)
-_TRANSIENT = ("SLOW_DOWN", "SlowDown", "Slow Down", "Please reduce your request rate", "503", "500 ",
-              "ServiceUnavailable", "Service Unavailable", "InternalError", "INTERNAL_FAILURE",
-              "RequestTimeout", "REQUEST_TIMEOUT", "THROTTLING", "Throttl", "NETWORK_CONNECTION",
-              "Connection reset", "curlCode", "Broken pipe", "timed out")
-
-# Tests replace this to keep retries instant and count them.
-_sleep = time.sleep
 
 
 def _host_tag() -> str:
@@ -88,35 +75,6 @@ def _pid_alive(pid: int) -> bool:
         return True
 
 
-def is_transient_s3_error(exc: BaseException) -> bool:
-    """Throttling, a 5xx answer or a dropped connection from S3: worth another attempt."""
-    if isinstance(exc, (ConnectionError, TimeoutError)):
-        return True
-    if not isinstance(exc, OSError) or isinstance(exc, FileNotFoundError):
-        return False
-    text = str(exc)
-    if "Could not connect" in text or "curlCode: 7," in text:
-        # nothing listens at the endpoint: a wrong setting, not throttling (and the SDK inside
-        # pyarrow has already retried it)
-        return False
-    return any(marker in text for marker in _TRANSIENT)
-
-
-def with_s3_retries(call, what: str, attempts: int = S3_ATTEMPTS):
-    """``call()``, retried with full-jitter exponential backoff while S3 throttles.
-
-    Raises the last error when the attempts run out, or at once for a non-transient one.
-    """
-    for attempt in range(attempts):
-        try:
-            return call()
-        except Exception as exc:  # noqa: BLE001 - classified here
-            if attempt == attempts - 1 or not is_transient_s3_error(exc):
-                raise
-            _sleep(random.uniform(0.0, min(S3_BACKOFF_CAP_S, S3_BACKOFF_BASE_S * 2.0 ** attempt)))
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
 def _dictionary_columns(table: str) -> list[str]:
     """Top-level string columns: the only ones dictionary encoding pays for.
 
@@ -125,26 +83,6 @@ def _dictionary_columns(table: str) -> list[str]:
     0.137 s / 9.7 MB -> 0.070 s / 8.1 MB).
     """
     return [f.name for f in TABLES[table] if pa.types.is_string(f.type)]
-
-
-def s3_filesystem(region: str | None = None) -> pafs.S3FileSystem:
-    """A pyarrow S3 file system honouring the standard AWS endpoint variables.
-
-    ``AWS_ENDPOINT_URL_S3`` (or ``AWS_ENDPOINT_URL``) points it at an emulator such as
-    moto; credentials come from the usual AWS chain (environment, profile, role).
-    """
-    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
-    region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-    kwargs: dict = {"region": region}
-    if endpoint:
-        scheme, _, host = endpoint.partition("://")
-        if not host:
-            scheme, host = "https", endpoint
-        kwargs.update(endpoint_override=host.rstrip("/"), scheme=scheme)
-        # emulators accept any key; pyarrow needs one when no AWS profile exists
-        if not os.environ.get("AWS_ACCESS_KEY_ID"):
-            kwargs.update(access_key="testing", secret_key="testing")
-    return pafs.S3FileSystem(**kwargs)
 
 
 @dataclass(frozen=True)
@@ -216,10 +154,6 @@ class Lake:
         """Path (inside :attr:`fs`) of one dark's file."""
         return f"{self.table_dir(table)}/{key.path}/{dataset}.parquet"
 
-    def table_uri(self, table: str) -> str:
-        """URI of a table's folder (``s3://...`` or an absolute local path)."""
-        return f"s3://{self.table_dir(table)}" if self.is_s3 else self.table_dir(table)
-
     # ---- writing -------------------------------------------------------------------------
     def write(self, table: str, data: pa.Table, key: PartitionKey, dataset: str) -> str:
         """Write one dark's rows for ``table`` atomically, replacing any previous file.
@@ -240,12 +174,10 @@ class Lake:
         pq.write_table(data, sink, use_dictionary=_dictionary_columns(table), **PARQUET_OPTIONS)
         payload = sink.getvalue()
         if self.is_s3:
-            def put():
-                # one stream, one buffer: the object appears only when the upload completes,
-                # so a failed attempt leaves nothing and the next one starts from scratch
-                with self.fs.open_output_stream(path) as out:
-                    out.write(payload)
-            with_s3_retries(put, f"write {path}")
+            # one stream, one buffer: the object appears only when the upload completes, so a
+            # failed upload leaves nothing (the SDK retries each of its requests)
+            with self.fs.open_output_stream(path) as out:
+                out.write(payload)
         else:
             folder = os.path.dirname(path)
             os.makedirs(folder, exist_ok=True)
@@ -293,10 +225,7 @@ class Lake:
     def delete(self, path: str) -> bool:
         """Delete one file; False when it did not exist."""
         try:
-            if self.is_s3:
-                with_s3_retries(lambda: self.fs.delete_file(path), f"delete {path}")
-            else:
-                self.fs.delete_file(path)
+            self.fs.delete_file(path)
             return True
         except (FileNotFoundError, OSError) as exc:
             if isinstance(exc, FileNotFoundError) or "does not exist" in str(exc) or "NoSuchKey" in str(exc):
@@ -311,8 +240,7 @@ class Lake:
         """Every finished file of a table (temporary files excluded), sorted."""
         selector = pafs.FileSelector(self.table_dir(table), recursive=True, allow_not_found=True)
         try:
-            infos = (with_s3_retries(lambda: self.fs.get_file_info(selector), f"list {table}")
-                     if self.is_s3 else self.fs.get_file_info(selector))
+            infos = self.fs.get_file_info(selector)
         except FileNotFoundError:
             return []
         return sorted(
@@ -330,17 +258,13 @@ class Lake:
 
     def read_file(self, path: str, columns: list[str] | None = None) -> pa.Table:
         """One file's rows (only ``columns`` when given), partition columns not added."""
-        def read():
-            with self.fs.open_input_file(path) as f:
-                return pq.read_table(f, columns=columns)
-        return with_s3_retries(read, f"read {path}") if self.is_s3 else read()
+        with self.fs.open_input_file(path) as f:
+            return pq.read_table(f, columns=columns)
 
     def num_rows(self, path: str) -> int:
         """Row count from the Parquet footer (no data read)."""
-        def footer():
-            with self.fs.open_input_file(path) as f:
-                return pq.ParquetFile(f).metadata.num_rows
-        return with_s3_retries(footer, f"footer {path}") if self.is_s3 else footer()
+        with self.fs.open_input_file(path) as f:
+            return pq.ParquetFile(f).metadata.num_rows
 
     def read_table(self, table: str, columns: list[str] | None = None) -> pa.Table:
         """A whole table with its partition columns (small lakes, tests, summaries)."""

@@ -1,4 +1,8 @@
-"""FITS products to electrons per chip with DQ: CCD products and IR ramps."""
+"""FITS products to electrons per chip with DQ: CCD products and IR ramps.
+
+Start at :func:`load_dark` (``dark``); ``header`` reads what the headers say, ``ccd`` (with
+``chips``, ``wfpc2``, ``gain``) and ``ir`` turn pixels into electrons.
+"""
 
 from __future__ import annotations
 
@@ -8,27 +12,40 @@ import importlib
 # from it is needed (the Lambda worker never pays for DuckDB or matplotlib) and no
 # import order can form a cycle.
 _EXPORTS = {
-    "FileInput": "ccd",
-    "HEADER_FACT_KEYWORDS": "ccd",
-    "MAX_DATA_FACTOR": "ccd",
-    "MAX_HEADER_CARDS": "ccd",
-    "ORBIT_KEYWORDS": "ccd",
-    "ORBIT_OPTIONAL_KEYWORDS": "ccd",
-    "check_data_sizes": "ccd",
-    "chip_gain_columns": "ccd",
-    "dataset_name": "ccd",
-    "detect_detector": "ccd",
-    "display_name": "ccd",
-    "header_dict": "ccd",
-    "header_facts": "ccd",
-    "header_times": "ccd",
-    "load_dark": "ccd",
+    "HEADER_FACT_KEYWORDS": "header",
+    "ORBIT_KEYWORDS": "header",
+    "RawChip": "chips",
+    "apply_gain": "gain",
+    "chip_amplifiers": "gain",
+    "chip_bunit": "gain",
+    "chip_by_ccdchip": "chips",
+    "chip_gain_columns": "gain",
+    "dataset_name": "header",
+    "detect_detector": "header",
+    "extensions": "header",
+    "first_sci_header": "header",
+    "frame_shapes": "header",
+    "hdu_summary": "header",
+    "header_dict": "header",
+    "header_facts": "header",
+    "header_float": "header",
+    "header_gains": "header",
+    "header_times": "header",
+    "header_true": "header",
+    "header_value": "header",
+    "load_ccd_dark": "ccd",
+    "load_dark": "dark",
     "load_ir_dark": "ir",
-    "open_fits": "ccd",
-    "parse_date_obs": "ccd",
-    "read_header_facts": "ccd",
-    "read_support_header": "ccd",
-    "science_suffix": "ccd",
+    "parse_date_obs": "header",
+    "read_header_facts": "header",
+    "read_image_chips": "chips",
+    "read_noise": "gain",
+    "read_support_header": "header",
+    "read_wfpc2_chips": "wfpc2",
+    "scan_image_extensions": "chips",
+    "sci_shapes": "header",
+    "science_suffix": "header",
+    "smaller_than_chip": "header",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -1,6 +1,6 @@
 """Loading infrared ramps (WFC3/IR and NICMOS ``ima`` files) as a :class:`Dark`.
 
-:func:`hstcr_common.load.ccd.load_dark` recognises IR instruments and calls
+:func:`~hstcr_common.load.load_dark` recognises IR instruments and calls
 :func:`load_ir_dark` with the open file.  An ``ima`` file holds one imset per
 non-destructive read: ``SCI``, ``ERR``, ``DQ``, ``SAMP``, ``TIME``, all with the same EXTVER.
 
@@ -35,9 +35,9 @@ from __future__ import annotations
 import numpy as np
 from astropy.io import fits
 
-from ..model import Chip, Dark
-from ..model import HstcrError
 from ..instruments import Detector
+from ..model import Chip, Dark, HstcrError
+from .header import dataset_name, header_facts, header_times, header_value
 
 _RATE_UNITS = {"ELECTRONS/S": ("ELECTRONS", True), "COUNTS/S": ("COUNTS", True),
                "DN/S": ("COUNTS", True), "ELECTRONS": ("ELECTRONS", False),
@@ -85,25 +85,11 @@ def _constant_or_array(hdu, shape: tuple[int, int], what: str, source: str):
     return data
 
 
-def _header_value(key: str, *headers):
-    for header in headers:
-        if header is not None and key in header:
-            val = header[key]
-            if isinstance(val, str):
-                val = val.strip()
-                if not val:
-                    continue
-            if val is None or isinstance(val, fits.card.Undefined):
-                continue
-            return val
-    return None
-
-
 def _mean_keywords(keys, header, source: str) -> tuple[float | None, dict[str, float]]:
     """Mean of the positive numeric values of ``keys`` in ``header`` and the values read."""
     found = {}
     for key in keys:
-        val = _header_value(key, header)
+        val = header_value(key, header)
         if val is None:
             continue
         try:
@@ -125,7 +111,7 @@ def load_ir_dark(hdul: fits.HDUList, *, detector: Detector, source: str,
     hdul : astropy HDUList
         The open ``ima`` file.
     detector : Detector
-        The IR detector row (``wfc3_ir``, ``nicmos_nic1..3``).
+        The IR detector row (``wfc3_ir``, ``nicmos_nic1..3``); :func:`load_dark` checked it.
     source : str
         Display name of the file (for messages and :attr:`Dark.source`).
     support_header : dict or None
@@ -145,18 +131,16 @@ def load_ir_dark(hdul: fits.HDUList, *, detector: Detector, source: str,
     Raises
     ------
     HstcrError
-        Not an IR detector, missing or duplicated reads, wrong array shapes (subarrays),
-        unknown BUNIT, read times missing or not increasing, bad exposure keywords.
+        Missing or duplicated reads, wrong array shapes (subarrays), unknown BUNIT, read
+        times missing or not increasing, bad exposure keywords.
     """
-    if detector.kind != "ir":
-        raise HstcrError(f"{detector.name} is not an infrared ramp detector", source, "load")
     primary = hdul[0].header
     ext = _imsets(hdul, source)
     sci = ext["SCI"]
     if not sci:
         raise HstcrError("no SCI extensions: not an ima (MULTIACCUM ramp) file", source, "load")
     extvers = sorted(sci)
-    nsamp = _header_value("NSAMP", primary)
+    nsamp = header_value("NSAMP", primary)
     n_reads = len(extvers)
     if nsamp is not None:
         try:
@@ -172,7 +156,7 @@ def load_ir_dark(hdul: fits.HDUList, *, detector: Detector, source: str,
                          f"{missing})", source, "load")
     if n_reads < 2:
         raise HstcrError(f"ima has {n_reads} read: a ramp needs at least 2", source, "load")
-    if str(_header_value("SUBARRAY", primary)).upper() in ("T", "TRUE", "1"):
+    if str(header_value("SUBARRAY", primary)).upper() in ("T", "TRUE", "1"):
         raise HstcrError("subarray ramp (SUBARRAY = T): only full-frame darks are used",
                          source, "load")
 
@@ -209,7 +193,7 @@ def load_ir_dark(hdul: fits.HDUList, *, detector: Detector, source: str,
         if time_hdu is not None:
             time_value = _constant_or_array(time_hdu, full, f"TIME,{extver}", source)
         if time_value is None:
-            time_value = _header_value("SAMPTIME", hdu.header)
+            time_value = header_value("SAMPTIME", hdu.header)
         if time_value is None:
             raise HstcrError(f"read {what} has no TIME extension and no SAMPTIME", source,
                              "load")
@@ -217,7 +201,7 @@ def load_ir_dark(hdul: fits.HDUList, *, detector: Detector, source: str,
         read_times[k] = float(np.median(time_arr)) if time_arr.ndim else float(time_arr)
         time_arr = time_arr[inner] if time_arr.ndim else time_arr
 
-        unit = str(_header_value("BUNIT", hdu.header, primary) or detector.bunit).upper()
+        unit = str(header_value("BUNIT", hdu.header, primary) or detector.bunit).upper()
         unit = unit.replace(" ", "")
         if unit not in _RATE_UNITS:
             raise HstcrError(f"{what} has BUNIT {unit!r}; expected one of "
@@ -249,8 +233,6 @@ def load_ir_dark(hdul: fits.HDUList, *, detector: Detector, source: str,
         read_dq[bad] |= 4
         notes["n_nonfinite"] = int(bad.sum())
 
-    from .ccd import dataset_name, header_facts, header_times
-
     first_sci = sci[extvers[0]].header
     times = header_times(primary, first_sci, source)
     chip_layout = detector.chips[0]
@@ -268,14 +250,14 @@ def load_ir_dark(hdul: fits.HDUList, *, detector: Detector, source: str,
     header = header_facts(primary, first_sci)
     header.update(notes)
     header["nsamp"] = n_reads
-    samp_seq = _header_value("SAMP_SEQ", primary)
+    samp_seq = header_value("SAMP_SEQ", primary)
     if samp_seq is not None:
         header["SAMP_SEQ"] = str(samp_seq)
     if times["derived"]:
         header["derived"] = times["derived"]
     if not used_gain:
         header.pop("gain_note", None)          # electrons: the gain was not needed
-    ccdgain = _header_value("CCDGAIN", primary)
+    ccdgain = header_value("CCDGAIN", primary)
     return Dark(
         dataset=dataset_name(primary, source),
         detector=detector,
@@ -286,11 +268,10 @@ def load_ir_dark(hdul: fits.HDUList, *, detector: Detector, source: str,
         exptime_s=times["exptime_s"],
         darktime_s=times["darktime_s"],
         flashdur_s=0.0,
-        ccdamp=str(_header_value("CCDAMP", primary) or ""),
+        ccdamp=str(header_value("CCDAMP", primary) or ""),
         ccdgain=None if ccdgain is None else float(ccdgain),
         gains=gain_values,
         bunit="/".join(sorted(bunits)) if len(bunits) > 1 else next(iter(bunits)),
-        subarray=False,
         source=source,
         science_suffix=science_suffix,
         support_header=support_header,

@@ -1,4 +1,4 @@
-"""Label image -> per-cosmic-ray measurements (split, halo, moments)."""
+"""Detection mask -> labelled cosmic rays -> measurements (background, split, halo, moments)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,19 @@ import importlib
 # from it is needed (the Lambda worker never pays for DuckDB or matplotlib) and no
 # import order can form a cycle.
 _EXPORTS = {
-    "EIGHT": "label",
-    "add_halo": "label",
-    "background_at": "label",
+    "EIGHT": "connectivity",
+    "HALF_NEIGHBOURS_8": "connectivity",
+    "MIN_BASIN_PIXELS": "split",
+    "NEIGHBOURS_4": "connectivity",
+    "NEIGHBOURS_8": "connectivity",
+    "add_halo": "halo",
+    "background_at": "background",
+    "background_mean": "background",
     "label_cosmic_rays": "label",
-    "measure_cosmic_rays": "label",
-    "split_components": "label",
+    "measure_cosmic_rays": "moments",
+    "pointer_jump": "split",
+    "robust_background": "background",
+    "split_components": "split",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -49,6 +49,8 @@ class CosmicRayCatalog:
     pixel_e: np.ndarray         # float32
     read_index: np.ndarray | None = None      # int16, IR only
     arrival_time_s: np.ndarray | None = None  # float32, IR only
+    n_core_pixels: np.ndarray | None = None   # int32: pixels of the detected core, before the halo
+    saturated: np.ndarray | None = None       # bool: holds a saturated pixel (energy is a lower bound)
 
     def __len__(self) -> int:
         return int(self.cr_id.shape[0])
@@ -61,7 +63,7 @@ class CosmicRayCatalog:
     def empty(cls) -> "CosmicRayCatalog":
         kw = {}
         for f in fields(cls):
-            if f.name in ("read_index", "arrival_time_s"):
+            if f.name in _OPTIONAL_FILL:
                 continue
             kw[f.name] = np.zeros(1 if f.name == "pixel_offsets" else 0, dtype=_DTYPES[f.name])
         return cls(**kw)
@@ -81,11 +83,11 @@ class CosmicRayCatalog:
                     [parts[0].pixel_offsets[:1]]
                     + [p.pixel_offsets[1:] + s for p, s in zip(parts, shifts)]
                 ).astype(np.int64)
-            elif name in ("read_index", "arrival_time_s"):
+            elif name in _OPTIONAL_FILL:
                 if all(getattr(p, name) is None for p in parts):
                     kw[name] = None
                 else:
-                    fill = -1 if name == "read_index" else np.nan
+                    fill = _OPTIONAL_FILL[name]
                     kw[name] = np.concatenate(
                         [getattr(p, name) if getattr(p, name) is not None
                          else np.full(len(p), fill, dtype=_DTYPES[name]) for p in parts]
@@ -104,7 +106,10 @@ _DTYPES = {
     "y_min": np.int16, "y_max": np.int16, "n_merged": np.int16, "pixel_offsets": np.int64,
     "pixel_x": np.int16, "pixel_y": np.int16, "pixel_e": np.float32,
     "read_index": np.int16, "arrival_time_s": np.float32,
+    "n_core_pixels": np.int32, "saturated": np.bool_,
 }
+#: optional columns (None when a method does not fill them) and their fill in a concat
+_OPTIONAL_FILL = {"read_index": -1, "arrival_time_s": np.nan, "n_core_pixels": -1, "saturated": False}
 
 
 @dataclass
@@ -136,6 +141,16 @@ class DetectionSummary:
         ``searched_pixels`` x pixel area.
     notes : list of str
         What was done (e.g. "split 312 merged blobs by local maxima").
+    method_reason : str
+        Why this method was used for this dark (e.g. the group its reference came from, or
+        why a dark fell back to a single-dark method).
+    group_size : int
+        Darks in the group whose reference this dark was searched against (1: one dark).
+    occupancy : float
+        Fraction of the searched pixels inside a cosmic-ray footprint: the input of the
+        coincidence correction (NaN when not computed).
+    n_saturated : int
+        Cosmic rays holding a saturated pixel (their energy is a lower bound).
     """
 
     method: str
@@ -146,3 +161,7 @@ class DetectionSummary:
     searched_pixels: int
     searched_area_cm2: float
     notes: list[str] = field(default_factory=list)
+    method_reason: str = ""
+    group_size: int = 1
+    occupancy: float = float("nan")
+    n_saturated: int = 0

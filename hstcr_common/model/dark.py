@@ -1,6 +1,6 @@
 """The loaded dark: per-chip arrays in electrons plus the header facts the pipeline needs.
 
-:func:`hstcr_common.load.ccd.load_dark` builds these from MAST products; the synthetic
+:func:`hstcr_common.load.load_dark` builds these from MAST products; the synthetic
 generator builds them from a seed.  Everything downstream (detection, timing, orbit, rows)
 reads only these objects, never FITS headers.
 """

@@ -1,4 +1,6 @@
-"""Work items through load -> detect -> measure -> lake; resume; the pool."""
+"""Work items through fetch -> load -> detect -> measure -> lake: the items (``items``,
+``manifest``), one dark or one stack group (``process``), resuming (``resume``), the pool
+(``pool``) and what a lake holds (``summary``)."""
 
 from __future__ import annotations
 
@@ -8,18 +10,32 @@ import importlib
 # from it is needed (the Lambda worker never pays for DuckDB or matplotlib) and no
 # import order can form a cycle.
 _EXPORTS = {
-    "METHODS": "core",
+    "InputScan": "items",
+    "MAX_TASKS_PER_CHILD": "pool",
     "MONTH_RE": "manifest",
     "REQUIRED_KEYS": "manifest",
     "ROLES": "manifest",
-    "RunSummary": "core",
-    "items_from_folder": "core",
-    "process_group": "core",
-    "process_item": "core",
-    "read_items": "core",
+    "RecyclingPool": "pool",
+    "RunStopped": "pool",
+    "RunSummary": "pool",
+    "check_lake_is_writable": "pool",
+    "Stages": "process",
+    "already_done": "resume",
+    "error_text": "process",
+    "items_from_folder": "items",
+    "known_files": "resume",
+    "lake_index": "resume",
+    "partition_for": "resume",
+    "process_group": "process",
+    "process_item": "process",
+    "process_one": "process",
+    "read_items": "items",
     "read_manifest": "manifest",
-    "run": "core",
-    "summarize_lake": "core",
+    "record_failure": "process",
+    "run": "pool",
+    "scan_inputs": "items",
+    "stack_groups": "pool",
+    "summarize_lake": "summary",
     "validate_item": "manifest",
     "write_manifest": "manifest",
 }

@@ -38,7 +38,6 @@ import datetime as dt
 import json
 import os
 import re
-import time
 import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -46,24 +45,25 @@ from pathlib import Path
 
 import numpy as np
 
-from ..model import HstcrError
 from ..instruments import Detector, get_detector
-from .sources import backoff_delay, mast_url, s3_location
+from ..model import MJD_UNIX_EPOCH, HstcrError
+from .clients import READ_TIMEOUT_S, with_timeouts
+from .locations import mast_url, s3_location
+from .retry import with_retries
 
-MJD_UNIX_EPOCH = 40587.0  # MJD of 1970-01-01
 DEFAULT_PAGESIZE = 2000
 PRODUCT_BATCH = 50        # obsids per product-list request
 FULL_FRAME_FRACTION = 0.9
 MAST_RETRIES = 3
+#: Longest a MAST query may take, s (astroquery's default is 600 s).  Also the read timeout
+#: of each request: astroquery sets none, so a dead network would otherwise hang the plan.
+MAST_TIMEOUT_S = READ_TIMEOUT_S
 #: Extra MAST instrument names that hold a detector's darks.
 EXTRA_MAST_NAMES = {"wfpc2": ("WFPC2/PC", "WFPC2/WFC")}
 #: Single-frame products whose size tells a ramp's full frame from a subarray.
 RAMP_FRAME_SUFFIXES = ("flt", "cal")
 
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
-
-# Tests replace this to keep retries instant.
-_sleep = time.sleep
 
 
 # --------------------------------------------------------------------------- months and criteria
@@ -292,11 +292,20 @@ def build_items(detector: Detector, month: str, observations: list[dict], produc
 # --------------------------------------------------------------------------- MAST calls
 
 def _observations_client():
+    """astroquery's ``Observations``, with :data:`MAST_TIMEOUT_S` instead of its 600 s."""
     try:
         from astroquery.mast import Observations
     except ImportError as err:  # pragma: no cover - astroquery is in the 'local' extra
         raise HstcrError("planning needs astroquery: pip install 'hstcr[local]'") from err
+    portal = getattr(Observations, "_portal_api_connection", None)
+    if portal is not None:  # the Portal API's budget for one query, polling included
+        portal.TIMEOUT = MAST_TIMEOUT_S
+    with_timeouts(Observations._session, MAST_TIMEOUT_S)
     return Observations
+
+
+def _http_status(err) -> int:
+    return err.response.status_code if err.response is not None else 0
 
 
 def _call_mast(call, what: str, retries: int = MAST_RETRIES):
@@ -304,29 +313,28 @@ def _call_mast(call, what: str, retries: int = MAST_RETRIES):
     import requests
     from astroquery.exceptions import InvalidQueryError, RemoteServiceError
 
-    for attempt in range(retries + 1):
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # NoResultsWarning for an empty page is expected
-                return call()
-        except RemoteServiceError as err:
-            raise HstcrError(f"MAST refused the query for {what}: {err}", stage="plan") from err
-        except InvalidQueryError as err:
-            raise HstcrError(f"invalid MAST query for {what}: {err}", stage="plan") from err
-        except requests.HTTPError as err:
-            status = err.response.status_code if err.response is not None else 0
-            if (status == 429 or status >= 500) and attempt < retries:
-                _sleep(backoff_delay(attempt))
-                continue
-            raise HstcrError(f"MAST query for {what} failed: HTTP {status}", stage="plan") from err
-        except (requests.ConnectionError, requests.Timeout, TimeoutError) as err:
-            if attempt < retries:
-                _sleep(backoff_delay(attempt))
-                continue
-            raise HstcrError(f"MAST unreachable while querying {what}: {err}", stage="plan") from err
-        except (KeyError, ValueError) as err:  # a reply without the expected JSON
-            raise HstcrError(f"MAST sent an unreadable reply for {what}: {err}", stage="plan") from err
-    raise AssertionError("unreachable")  # pragma: no cover
+    def quiet():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # NoResultsWarning for an empty page is expected
+            return call()
+
+    def transient(exc: BaseException) -> bool:
+        if isinstance(exc, requests.HTTPError):
+            return _http_status(exc) == 429 or _http_status(exc) >= 500
+        return isinstance(exc, (requests.ConnectionError, requests.Timeout, TimeoutError))
+
+    try:
+        return with_retries(quiet, transient, retries)
+    except RemoteServiceError as err:
+        raise HstcrError(f"MAST refused the query for {what}: {err}", stage="plan") from err
+    except InvalidQueryError as err:
+        raise HstcrError(f"invalid MAST query for {what}: {err}", stage="plan") from err
+    except requests.HTTPError as err:
+        raise HstcrError(f"MAST query for {what} failed: HTTP {_http_status(err)}", stage="plan") from err
+    except (requests.ConnectionError, requests.Timeout, TimeoutError) as err:
+        raise HstcrError(f"MAST unreachable while querying {what}: {err}", stage="plan") from err
+    except (KeyError, ValueError) as err:  # a reply without the expected JSON
+        raise HstcrError(f"MAST sent an unreadable reply for {what}: {err}", stage="plan") from err
 
 
 OBS_COLUMNS = ("obsid", "obs_id", "target_name", "instrument_name", "t_min", "t_exptime",

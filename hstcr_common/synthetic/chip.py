@@ -28,8 +28,9 @@ from typing import Sequence
 import numpy as np
 from scipy.special import ndtr
 
-from ..model import HstcrError
+from ..model import REFERENCE_CR_RATE_S_CM2, HstcrError
 from ..instruments import Detector, get_detector
+from .overrides import with_overrides
 
 # --- cosmic-ray model constants (see module docstring) -------------------------------------
 #: median electrons per micrometre of path in silicon.  The often-quoted ~80 e-/um is the
@@ -59,9 +60,14 @@ MIN_PIXEL_E = 0.5
 #: pairs), ~0.115 for keV-scale deposits; the cosmic-ray charge noise (see simulate_chip).
 FANO_FACTOR = 0.115
 
-# --- hot pixels -----------------------------------------------------------------------------
+# --- hot pixels and bad columns ------------------------------------------------------------
 #: log-uniform range of hot-pixel dark rates (e-/s): ACS calls a pixel hot above 0.08 e-/s.
 HOT_RATE_RANGE_E_PER_S = (0.08, 8.0)
+#: default fraction of pixels that are hot, of those the share missing from the DQ (new since
+#: the reference file), and bad columns per chip.
+HOT_PIXEL_FRACTION = 0.005
+UNFLAGGED_HOT_FRACTION = 0.1
+N_BAD_COLUMNS = 2
 
 # --- DQ bits per detector family: (hot pixel, bad column) -----------------------------------
 #: hstcal acsdq.h / wf3dq.h: 16 hot pixel, 128 bad column; stisdq.h: 16 hot, 4 bad detector
@@ -73,6 +79,86 @@ _DQ_BITS = {
     "stis_ccd": (16, 4),
     "wfpc2": (128, 4),
 }
+
+
+@dataclass(frozen=True)
+class SiliconTracks:
+    """How a cosmic ray deposits and spreads its charge in a CCD's silicon.
+
+    Attributes
+    ----------
+    e_per_um_median, e_per_um_sigma : float
+        Lognormal electrons per micrometre of path (median, natural-log sigma).
+    max_track_px : float
+        Cap on the projected track length (pixels).
+    step_px : float
+        Spacing of the charge sub-steps along a track (pixels).
+    diffusion_sigma_px, halo_sigma_px : float
+        Charge diffusion: Gaussian core and halo sigma (pixels).
+    halo_fraction : float
+        Fraction of the charge in the halo.
+    kernel_radius_px : int
+        Half-width of the pixel kernel each sub-step spreads its charge over (pixels).
+    min_pixel_e : float
+        Pixel contributions below this (electrons) are dropped from truth and image.
+    fano_factor : float
+        Variance / mean of the number of electron-hole pairs (the charge noise).
+    """
+
+    e_per_um_median: float = E_PER_UM_MEDIAN
+    e_per_um_sigma: float = E_PER_UM_SIGMA
+    max_track_px: float = MAX_TRACK_PX
+    step_px: float = STEP_PX
+    diffusion_sigma_px: float = DIFFUSION_SIGMA_PX
+    halo_sigma_px: float = HALO_SIGMA_PX
+    halo_fraction: float = HALO_FRACTION
+    kernel_radius_px: int = KERNEL_RADIUS_PX
+    min_pixel_e: float = MIN_PIXEL_E
+    fano_factor: float = FANO_FACTOR
+
+
+@dataclass(frozen=True)
+class ChipSpec:
+    """One chip of a calibrated CCD dark to simulate (the randomness is passed separately).
+
+    Attributes
+    ----------
+    shape : (ny, nx), optional
+        Chip shape (pixels); None: ``detector.chip_shape``.  The cosmic-ray count scales with
+        the area ``ny * nx * pixel_area``.
+    exposure_s : float, optional
+        Integration time (s) over which dark current and cosmic rays accumulate; None:
+        ``detector.typical_exptime_s``.
+    cr_rate_per_s_cm2 : float
+        Injected cosmic-ray rate (CR/s/cm2); default the quiet-orbit flux
+        :data:`~hstcr_common.model.constants.REFERENCE_CR_RATE_S_CM2`.
+    hot_pixel_fraction : float
+        Fraction of pixels that are hot.
+    unflagged_hot_fraction : float
+        Fraction of the hot pixels not flagged in DQ.
+    n_bad_columns : int
+        Columns flagged bad in DQ.
+    flag_cosmic_rays : bool
+        Set ``detector.cr_bit`` in DQ where cosmic-ray charge exceeds 3 sigma of the pixel
+        noise (as HST's CR rejection would); nothing for detectors without a CR bit.
+    flash_e : float
+        Uniform post-flash electrons per pixel (adds to the background and its noise).
+    read_noise_e : float, optional
+        Read noise (e- rms); None: the instrument table's value.
+    tracks : SiliconTracks
+        Cosmic-ray charge deposit model.
+    """
+
+    shape: tuple[int, int] | None = None
+    exposure_s: float | None = None
+    cr_rate_per_s_cm2: float = REFERENCE_CR_RATE_S_CM2
+    hot_pixel_fraction: float = HOT_PIXEL_FRACTION
+    unflagged_hot_fraction: float = UNFLAGGED_HOT_FRACTION
+    n_bad_columns: int = N_BAD_COLUMNS
+    flag_cosmic_rays: bool = False
+    flash_e: float = 0.0
+    read_noise_e: float | None = None
+    tracks: SiliconTracks = SiliconTracks()
 
 
 @dataclass
@@ -221,14 +307,8 @@ def simulate_cosmic_rays(
     thickness_um: float,
     pixel_size_um: float,
     rng: np.random.Generator,
-    *,
-    e_per_um_median: float = E_PER_UM_MEDIAN,
-    e_per_um_sigma: float = E_PER_UM_SIGMA,
-    max_track_px: float = MAX_TRACK_PX,
-    diffusion_sigma_px: float = DIFFUSION_SIGMA_PX,
-    halo_sigma_px: float = HALO_SIGMA_PX,
-    halo_fraction: float = HALO_FRACTION,
-    min_pixel_e: float = MIN_PIXEL_E,
+    tracks: SiliconTracks | None = None,
+    **overrides,
 ) -> CosmicRayTruth:
     """Tracks, energies and per-pixel charge of ``n`` cosmic rays hitting one chip.
 
@@ -241,41 +321,54 @@ def simulate_cosmic_rays(
     thickness_um, pixel_size_um : float
         Depth of the charge-collecting silicon and pixel pitch (micrometres).
     rng : numpy.random.Generator
-    e_per_um_median, e_per_um_sigma : float
-        Lognormal electrons per micrometre of path (median, natural-log sigma).
-    max_track_px : float
-        Cap on the projected track length (pixels).
-    diffusion_sigma_px, halo_sigma_px, halo_fraction : float
-        Charge diffusion: Gaussian core sigma, halo sigma (pixels), fraction in the halo.
-    min_pixel_e : float
-        Pixel contributions below this (electrons) are dropped; ``energy_e`` is the sum of the
-        kept ones.  Cosmic rays left with no pixel are dropped (rare: a tiny deposit).
+    tracks : SiliconTracks, optional
+        Deposit and diffusion model; default :class:`SiliconTracks` ().
+    **overrides
+        Fields of :class:`SiliconTracks` to replace (an unknown name is a TypeError).
 
     Returns
     -------
     CosmicRayTruth
+        Cosmic rays left with no pixel above ``tracks.min_pixel_e`` are dropped (rare: a tiny
+        deposit); ``energy_e`` is the sum of the kept pixels.
     """
-    ny, nx = shape
+    tracks = with_overrides(tracks or SiliconTracks(), overrides)
     if n <= 0:
         return CosmicRayTruth.empty()
-    # --- geometry: midpoint uniform over the chip, isotropic flux through a slab ----------
+    x0, y0, x1, y1, length_px, deposit_e = _track_geometry(
+        n, shape, thickness_um, pixel_size_um, rng, tracks)
+    cr, px, py, e = _diffused_steps(x0, y0, x1, y1, length_px, deposit_e, shape, tracks)
+    return _gather_pixels(cr, px, py, e, (x0, y0, x1, y1), n, shape, tracks.min_pixel_e)
+
+
+def _track_geometry(n, shape, thickness_um, pixel_size_um, rng, tracks):
+    """End points, projected length (pixels) and deposit (e-) of ``n`` isotropic tracks."""
+    ny, nx = shape
+    # midpoint uniform over the chip, isotropic flux through a slab
     xm = rng.uniform(-0.5, nx - 0.5, n)
     ym = rng.uniform(-0.5, ny - 0.5, n)
     cos_theta = np.sqrt(rng.uniform(0.0, 1.0, n))          # flux through a plane ~ cos(theta)
     cos_theta = np.maximum(cos_theta, 1e-6)
     tan_theta = np.sqrt(1.0 - cos_theta**2) / cos_theta
-    length_px = np.minimum(thickness_um * tan_theta / pixel_size_um, max_track_px)
+    length_px = np.minimum(thickness_um * tan_theta / pixel_size_um, tracks.max_track_px)
     path_um = np.hypot(thickness_um, length_px * pixel_size_um)  # consistent with the cap
     phi = rng.uniform(0.0, 2.0 * np.pi, n)
     half_dx = 0.5 * length_px * np.cos(phi)
     half_dy = 0.5 * length_px * np.sin(phi)
-    x0, x1 = xm - half_dx, xm + half_dx
-    y0, y1 = ym - half_dy, ym + half_dy
-    # --- charge: proportional to the path, lognormal per micrometre ------------------------
-    deposit_e = path_um * rng.lognormal(np.log(e_per_um_median), e_per_um_sigma, n)
+    # charge: proportional to the path, lognormal per micrometre
+    deposit_e = path_um * rng.lognormal(np.log(tracks.e_per_um_median), tracks.e_per_um_sigma, n)
+    return xm - half_dx, ym - half_dy, xm + half_dx, ym + half_dy, length_px, deposit_e
 
-    # --- sub-steps along each track (np.repeat over steps, no loop per cosmic ray) ---------
-    n_steps = np.maximum(1, np.ceil(length_px / STEP_PX).astype(np.int64))
+
+def _diffused_steps(x0, y0, x1, y1, length_px, deposit_e, shape, tracks):
+    """(cosmic ray, x, y, electrons) of every on-chip pixel share of every sub-step.
+
+    Sub-steps come from ``np.repeat`` over steps (no loop per cosmic ray); each spreads its
+    charge over a (2R+1)^2 kernel of pixel-integrated Gaussian core + halo.
+    """
+    ny, nx = shape
+    n = x0.size
+    n_steps = np.maximum(1, np.ceil(length_px / tracks.step_px).astype(np.int64))
     cr_of_step = np.repeat(np.arange(n, dtype=np.int64), n_steps)
     first = np.cumsum(n_steps) - n_steps
     k = np.arange(cr_of_step.size, dtype=np.int64) - first[cr_of_step]
@@ -284,8 +377,7 @@ def simulate_cosmic_rays(
     sy = y0[cr_of_step] + t * (y1 - y0)[cr_of_step]
     step_e = (deposit_e / n_steps)[cr_of_step]
 
-    # --- diffusion: pixel-integrated Gaussian core + halo over a (2R+1)^2 kernel ------------
-    r = KERNEL_RADIUS_PX
+    r = tracks.kernel_radius_px
     offs = np.arange(-r, r + 1)
     ix = np.rint(sx).astype(np.int64)
     iy = np.rint(sy).astype(np.int64)
@@ -296,10 +388,11 @@ def simulate_cosmic_rays(
         # fraction of a unit Gaussian centred at `frac` falling in pixels offs (edges +-0.5)
         return ndtr((offs + 0.5 - frac) / sigma) - ndtr((offs - 0.5 - frac) / sigma)
 
-    w = ((1.0 - halo_fraction) * pixel_weights(fx, diffusion_sigma_px)[:, :, None]
-         * pixel_weights(fy, diffusion_sigma_px)[:, None, :]
-         + halo_fraction * pixel_weights(fx, halo_sigma_px)[:, :, None]
-         * pixel_weights(fy, halo_sigma_px)[:, None, :])
+    core, halo = tracks.diffusion_sigma_px, tracks.halo_sigma_px
+    w = ((1.0 - tracks.halo_fraction) * pixel_weights(fx, core)[:, :, None]
+         * pixel_weights(fy, core)[:, None, :]
+         + tracks.halo_fraction * pixel_weights(fx, halo)[:, :, None]
+         * pixel_weights(fy, halo)[:, None, :])
     w /= w.sum(axis=(1, 2), keepdims=True)                   # conserve charge in the kernel
     # w[step, ox, oy]
     px = ix[:, None, None] + offs[None, :, None]
@@ -309,9 +402,12 @@ def simulate_cosmic_rays(
     e = (w * step_e[:, None, None]).ravel()
     cr = np.broadcast_to(cr_of_step[:, None, None], w.shape).ravel()
     on_chip = (px >= 0) & (px < nx) & (py >= 0) & (py < ny)
-    px, py, e, cr = px[on_chip], py[on_chip], e[on_chip], cr[on_chip]
+    return cr[on_chip], px[on_chip], py[on_chip], e[on_chip]
 
-    # --- gather each cosmic ray's pixels: one key per (cosmic ray, pixel) ------------------
+
+def _gather_pixels(cr, px, py, e, ends, n, shape, min_pixel_e) -> CosmicRayTruth:
+    """Sum the shares per (cosmic ray, pixel), drop faint pixels and empty cosmic rays."""
+    ny, nx = shape
     key = cr * (ny * nx) + py * nx + px
     ukey, inverse = np.unique(key, return_inverse=True)
     pix_e = np.bincount(inverse.ravel(), weights=e, minlength=ukey.size)
@@ -331,12 +427,12 @@ def simulate_cosmic_rays(
     pixel_e = pix_e.astype(np.float32)
     # sum the stored float32 pixel values so energy_e is exactly their sum
     energy_e = np.add.reduceat(pixel_e.astype(np.float64), offsets[:-1]).astype(np.float32)
+    x0, y0, x1, y1 = (end[alive].astype(np.float32) for end in ends)
     return CosmicRayTruth(
         cr_id=np.arange(1, m + 1, dtype=np.int32),
         energy_e=energy_e,
         n_pixels=counts.astype(np.int32),
-        x0=x0[alive].astype(np.float32), y0=y0[alive].astype(np.float32),
-        x1=x1[alive].astype(np.float32), y1=y1[alive].astype(np.float32),
+        x0=x0, y0=y0, x1=x1, y1=y1,
         pixel_offsets=offsets,
         pixel_x=(flat % nx).astype(np.int16),
         pixel_y=(flat // nx).astype(np.int16),
@@ -348,9 +444,9 @@ def simulate_fixed_pattern(
     shape: tuple[int, int],
     rng: np.random.Generator,
     *,
-    hot_pixel_fraction: float = 0.005,
-    unflagged_hot_fraction: float = 0.1,
-    n_bad_columns: int = 2,
+    hot_pixel_fraction: float = HOT_PIXEL_FRACTION,
+    unflagged_hot_fraction: float = UNFLAGGED_HOT_FRACTION,
+    n_bad_columns: int = N_BAD_COLUMNS,
     hot_rate_range_e_per_s: tuple[float, float] = HOT_RATE_RANGE_E_PER_S,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Hot pixels and bad columns: a property of the detector, not of one exposure.
@@ -389,18 +485,11 @@ def dq_bits(detector: Detector) -> tuple[int, int]:
 
 def simulate_chip(
     detector,
-    shape: tuple[int, int] | None = None,
-    exposure_s: float | None = None,
-    rng=None,
+    spec: ChipSpec | None = None,
     *,
-    cr_rate_per_s_cm2: float = 1.2,
-    hot_pixel_fraction: float = 0.005,
-    unflagged_hot_fraction: float = 0.1,
-    n_bad_columns: int = 2,
-    flag_cosmic_rays: bool = False,
+    rng=None,
     fixed_pattern_seed: int | Sequence[int] | None = None,
-    flash_e: float = 0.0,
-    read_noise_e: float | None = None,
+    **overrides,
 ) -> ChipTruth:
     """Simulate one chip of a calibrated (bias-subtracted) CCD dark, in electrons.
 
@@ -408,64 +497,68 @@ def simulate_chip(
     ----------
     detector : Detector or str
         Row of the instrument table (or its id).  IR detectors raise :class:`HstcrError`.
-    shape : (ny, nx), optional
-        Chip shape; defaults to ``detector.chip_shape``.  The cosmic-ray count scales with the
-        area ``ny * nx * pixel_area``.
-    exposure_s : float, optional
-        Integration time (s) over which dark current and cosmic rays accumulate; defaults to
-        ``detector.typical_exptime_s``.
+    spec : ChipSpec, optional
+        What to simulate; default :class:`ChipSpec` ().
     rng : numpy.random.Generator or int, optional
         Randomness of this exposure (cosmic rays, noise).
-    cr_rate_per_s_cm2 : float
-        Injected cosmic-ray rate (CR/s/cm2).
-    hot_pixel_fraction : float
-        Fraction of pixels that are hot.
-    unflagged_hot_fraction : float
-        Fraction of the hot pixels not flagged in DQ.
-    n_bad_columns : int
-        Columns flagged bad in DQ.
-    flag_cosmic_rays : bool
-        Set ``detector.cr_bit`` in DQ where cosmic-ray charge exceeds 3 sigma of the pixel
-        noise (as HST's CR rejection would); nothing for detectors without a CR bit.
     fixed_pattern_seed : int or sequence of int, optional
         Seed of the hot pixels and bad columns.  Darks simulated with the same seed share the
         same pattern (as darks of one anneal cycle do).  None: drawn from ``rng``.
-    flash_e : float
-        Uniform post-flash electrons per pixel (adds to the background and its noise).
-    read_noise_e : float, optional
-        Read noise (e- rms); defaults to the table value.
+    **overrides
+        Fields of :class:`ChipSpec` to replace (``shape=``, ``exposure_s=``,
+        ``cr_rate_per_s_cm2=`` ...); an unknown name is a TypeError.
 
     Returns
     -------
     ChipTruth
     """
+    spec = with_overrides(spec or ChipSpec(), overrides)
     det = _as_detector(detector)
     if det.kind != "ccd":
         raise HstcrError(f"{det.name}: synthetic darks are CCD only (IR ramps are simulated "
                          "elsewhere)")
-    shape = tuple(int(s) for s in (shape or det.chip_shape))
+    shape = tuple(int(s) for s in (spec.shape or det.chip_shape))
     if len(shape) != 2 or min(shape) <= 0:
         raise HstcrError(f"{det.name}: bad chip shape {shape}")
-    exposure_s = float(det.typical_exptime_s if exposure_s is None else exposure_s)
+    exposure_s = float(det.typical_exptime_s if spec.exposure_s is None else spec.exposure_s)
     if exposure_s < 0:
         raise HstcrError(f"{det.name}: negative exposure time {exposure_s}")
     rng = _as_rng(rng)
-    read_noise = float(det.read_noise_e if read_noise_e is None else read_noise_e)
+    read_noise = float(det.read_noise_e if spec.read_noise_e is None else spec.read_noise_e)
 
     # fixed pattern first, from its own stream when seeded
     pattern_rng = rng if fixed_pattern_seed is None else np.random.default_rng(fixed_pattern_seed)
     hot_rate, hot, unflagged, bad_columns = simulate_fixed_pattern(
-        shape, pattern_rng, hot_pixel_fraction=hot_pixel_fraction,
-        unflagged_hot_fraction=unflagged_hot_fraction, n_bad_columns=n_bad_columns)
+        shape, pattern_rng, hot_pixel_fraction=spec.hot_pixel_fraction,
+        unflagged_hot_fraction=spec.unflagged_hot_fraction, n_bad_columns=spec.n_bad_columns)
 
     ny, nx = shape
     area_cm2 = ny * nx * det.pixel_area_cm2
-    n_cr = int(rng.poisson(cr_rate_per_s_cm2 * exposure_s * area_cm2))
-    truth = simulate_cosmic_rays(n_cr, shape, det.thickness_um, det.pixel_size_um, rng)
+    n_cr = int(rng.poisson(spec.cr_rate_per_s_cm2 * exposure_s * area_cm2))
+    truth = simulate_cosmic_rays(n_cr, shape, det.thickness_um, det.pixel_size_um, rng,
+                                 spec.tracks)
 
-    background_e = det.dark_current_e_per_s * exposure_s + float(flash_e)
+    background_e = det.dark_current_e_per_s * exposure_s + float(spec.flash_e)
     hot_e = (hot_rate * np.float32(exposure_s)).astype(np.float32)
     cr_e = truth.image(shape)
+    science = _noisy_science(rng, shape, background_e, hot_e, cr_e, read_noise,
+                             spec.tracks.fano_factor)
+    dq = _chip_dq(det, shape, hot & ~unflagged, bad_columns)
+    if spec.flag_cosmic_rays and det.cr_bit:
+        noise = np.sqrt(read_noise**2 + background_e + hot_e)
+        dq[cr_e > 3.0 * noise] |= np.uint16(det.cr_bit)
+
+    return ChipTruth(
+        science_e=science, dq=dq, cosmic_rays=truth, hot_pixels=hot,
+        unflagged_hot_pixels=unflagged, background_e=float(background_e),
+        read_noise_e=read_noise, hot_pixel_e=hot_e, bad_columns=bad_columns,
+        exposure_s=exposure_s, cr_rate_per_s_cm2=float(spec.cr_rate_per_s_cm2),
+        area_cm2=area_cm2,
+    )
+
+
+def _noisy_science(rng, shape, background_e, hot_e, cr_e, read_noise_e, fano_factor):
+    """Electrons read out: Poisson dark + hot pixels, Fano-noisy cosmic rays, read noise."""
     # dark current, flash and hot pixels: thermally generated, one electron at a time, so
     # Poisson.  Cosmic-ray charge is not: the number of electron-hole pairs a particle makes
     # in silicon fluctuates far less than Poisson, with variance F * N for Fano factor
@@ -474,22 +567,17 @@ def simulate_chip(
     # thousands of pairs per cosmic ray, so a Gaussian of variance F * N per pixel.
     science = rng.poisson(background_e + hot_e.astype(np.float64)).astype(np.float32)
     cr_noise = rng.standard_normal(shape, dtype=np.float32)
-    cr_noise *= np.sqrt(np.float32(FANO_FACTOR) * cr_e)
+    cr_noise *= np.sqrt(np.float32(fano_factor) * cr_e)
     science += cr_e
     science += cr_noise
-    science += rng.standard_normal(shape, dtype=np.float32) * np.float32(read_noise)
+    science += rng.standard_normal(shape, dtype=np.float32) * np.float32(read_noise_e)
+    return science
 
+
+def _chip_dq(det: Detector, shape, flagged_hot: np.ndarray, bad_columns: np.ndarray):
+    """DQ of the fixed pattern: flagged hot pixels and bad columns, uint16."""
     hot_bit, column_bit = dq_bits(det)
     dq = np.zeros(shape, dtype=np.uint16)
-    dq[hot & ~unflagged] |= np.uint16(hot_bit)
+    dq[flagged_hot] |= np.uint16(hot_bit)
     dq[:, bad_columns] |= np.uint16(column_bit)
-    if flag_cosmic_rays and det.cr_bit:
-        noise = np.sqrt(read_noise**2 + background_e + hot_e)
-        dq[cr_e > 3.0 * noise] |= np.uint16(det.cr_bit)
-
-    return ChipTruth(
-        science_e=science, dq=dq, cosmic_rays=truth, hot_pixels=hot,
-        unflagged_hot_pixels=unflagged, background_e=float(background_e),
-        read_noise_e=read_noise, hot_pixel_e=hot_e, bad_columns=bad_columns,
-        exposure_s=exposure_s, cr_rate_per_s_cm2=float(cr_rate_per_s_cm2), area_cm2=area_cm2,
-    )
+    return dq

@@ -125,7 +125,45 @@ def match_to_truth(catalog: CosmicRayCatalog, truth, chip_index: int = 0, *,
     n_true = len(truth)
     e_true = np.asarray(truth.energy_e, dtype=np.float64)
     det_energy = catalog.energy_e[sel].astype(np.float64)
+    overlap, pt, pd = _overlaps(catalog, sel, truth)
 
+    # found: the best detection of each injected cosmic ray holds >= half of it
+    best_overlap, best_det = _largest_partner(pt, pd, overlap, n_true)
+    found = best_overlap >= 0.5 * e_true
+
+    # real: injected charge makes up at least half of the detection's electrons
+    truth_in_det = np.bincount(pd, weights=overlap, minlength=n_det)
+    real = np.where(det_energy > 0, truth_in_det >= 0.5 * det_energy, truth_in_det > 0)
+
+    # one-to-one matches: t found in d, and t is d's largest contributor
+    _, main_true = _largest_partner(pd, pt, overlap, n_det)
+    t_idx = np.flatnonzero(found)
+    one = main_true[best_det[t_idx]] == t_idx
+    t_idx = t_idx[one]
+    ratio = det_energy[best_det[t_idx]] / e_true[t_idx]
+
+    tb = np.clip(np.digitize(e_true, bins) - 1, 0, len(bins) - 2)
+    db = np.clip(np.digitize(det_energy, bins) - 1, 0, len(bins) - 2)
+    nb = len(bins) - 1
+    n_t = np.bincount(tb, minlength=nb)
+    n_f = np.bincount(tb, weights=found, minlength=nb).astype(int)
+    n_d = np.bincount(db, minlength=nb)
+    n_r = np.bincount(db, weights=real, minlength=nb).astype(int)
+    return TruthMatch(bins=bins, n_true=n_t, n_found=n_f, completeness=_ratio(n_f, n_t),
+                      n_detected=n_d, n_real=n_r, purity=_ratio(n_r, n_d), found=found,
+                      real=real, energy_ratio=ratio, energy_true_matched=e_true[t_idx],
+                      n_truth_total=n_true, n_detected_total=n_det,
+                      extra={"energy_true": e_true, "energy_det": det_energy})
+
+
+def _overlaps(catalog: CosmicRayCatalog, sel: np.ndarray, truth):
+    """Injected electrons shared by each (truth, detection) pair that share a pixel.
+
+    Returns the overlap (e-), the truth index and the detection index (into ``sel``) of
+    every such pair.
+    """
+    n_det = sel.size
+    n_true = len(truth)
     # detection label of every detected pixel, keyed by (y, x)
     offs = catalog.pixel_offsets
     sizes = (offs[sel + 1] - offs[sel]).astype(np.int64)
@@ -145,49 +183,22 @@ def match_to_truth(catalog: CosmicRayCatalog, truth, chip_index: int = 0, *,
     where = np.minimum(where, max(det_key.size - 1, 0))
     hit = (det_key.size > 0) & (det_key[where] == t_key) if det_key.size else np.zeros(
         t_key.size, bool)
-    # overlap per (truth, detection) pair
     t_h = t_of_pix[hit]
     d_h = det_of_pix[where[hit]]
     e_h = np.asarray(truth.pixel_e, dtype=np.float64)[hit]
     pair = t_h * max(n_det, 1) + d_h
     upair, inv = np.unique(pair, return_inverse=True)
     overlap = np.bincount(inv.ravel(), weights=e_h, minlength=upair.size)
-    pt, pd = upair // max(n_det, 1), upair % max(n_det, 1)
+    return overlap, upair // max(n_det, 1), upair % max(n_det, 1)
 
-    # found: the best detection of each injected cosmic ray holds >= half of it
-    best_overlap = np.zeros(n_true)
-    best_det = np.full(n_true, -1, dtype=np.int64)
-    if upair.size:
-        o = np.lexsort((overlap, pt))
-        last = np.r_[pt[o][1:] != pt[o][:-1], True]
-        best_overlap[pt[o][last]] = overlap[o][last]
-        best_det[pt[o][last]] = pd[o][last]
-    found = best_overlap >= 0.5 * e_true
 
-    # real: injected charge makes up at least half of the detection's electrons
-    truth_in_det = np.bincount(pd, weights=overlap, minlength=n_det)
-    real = np.where(det_energy > 0, truth_in_det >= 0.5 * det_energy, truth_in_det > 0)
-
-    # one-to-one matches: t found in d, and t is d's largest contributor
-    main_true = np.full(n_det, -1, dtype=np.int64)
-    if upair.size:
-        o = np.lexsort((overlap, pd))
-        last = np.r_[pd[o][1:] != pd[o][:-1], True]
-        main_true[pd[o][last]] = pt[o][last]
-    t_idx = np.flatnonzero(found)
-    one = main_true[best_det[t_idx]] == t_idx
-    t_idx = t_idx[one]
-    ratio = det_energy[best_det[t_idx]] / e_true[t_idx]
-
-    tb = np.clip(np.digitize(e_true, bins) - 1, 0, len(bins) - 2)
-    db = np.clip(np.digitize(det_energy, bins) - 1, 0, len(bins) - 2)
-    nb = len(bins) - 1
-    n_t = np.bincount(tb, minlength=nb)
-    n_f = np.bincount(tb, weights=found, minlength=nb).astype(int)
-    n_d = np.bincount(db, minlength=nb)
-    n_r = np.bincount(db, weights=real, minlength=nb).astype(int)
-    return TruthMatch(bins=bins, n_true=n_t, n_found=n_f, completeness=_ratio(n_f, n_t),
-                      n_detected=n_d, n_real=n_r, purity=_ratio(n_r, n_d), found=found,
-                      real=real, energy_ratio=ratio, energy_true_matched=e_true[t_idx],
-                      n_truth_total=n_true, n_detected_total=n_det,
-                      extra={"energy_true": e_true, "energy_det": det_energy})
+def _largest_partner(key: np.ndarray, partner: np.ndarray, overlap: np.ndarray, n: int):
+    """For each of ``n`` keys, its largest overlap (0 if none) and that pair's partner (-1)."""
+    best_overlap = np.zeros(n)
+    best = np.full(n, -1, dtype=np.int64)
+    if key.size:
+        o = np.lexsort((overlap, key))
+        last = np.r_[key[o][1:] != key[o][:-1], True]
+        best_overlap[key[o][last]] = overlap[o][last]
+        best[key[o][last]] = partner[o][last]
+    return best_overlap, best

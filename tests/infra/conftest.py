@@ -144,13 +144,10 @@ def moto_server(monkeypatch):
 
         urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"))
         server.stop()
-        # boto3 clients cached by hstcr_common.remote.sources point at this server
-        try:
-            from hstcr_common.remote import sources
+        # clients cached by hstcr_common.remote.clients point at this server
+        from hstcr_common.remote import clients
 
-            sources._clients.clear()
-        except (ImportError, AttributeError):
-            pass
+        clients._cache.clear()
 
 
 @pytest.fixture

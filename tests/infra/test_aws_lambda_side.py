@@ -1,4 +1,4 @@
-"""The work behind the Lambda handlers (hstcr_common.aws.worker), boto3 against moto, lake on disk."""
+"""The work behind the Lambda handlers (hstcr_common.aws: plan, process, summarize), boto3 against moto, lake on disk."""
 
 from __future__ import annotations
 

@@ -60,7 +60,8 @@ def test_arm64_layers_and_code_fit_the_lambda_limit(build, tmp_path):
     assert not list(site.glob("pyarrow/*flight*"))
     # handler code: hstcr_common and functions, no tests or caches
     assert (code / "functions" / "process_dark.py").exists()
-    assert (code / "hstcr_common" / "instruments.toml").exists()
+    assert (code / "hstcr_common" / "instruments" / "instruments.toml").exists()
+    assert (code / "hstcr_common" / "lake" / "queries" / "rate_map.sql").exists()
     assert not list(code.rglob("__pycache__"))
 
 

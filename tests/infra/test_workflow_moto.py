@@ -50,7 +50,7 @@ def test_state_machine_runs_darks_into_the_lake(synth, moto_server, synthetic_da
     import duckdb
     import pyarrow.dataset as ds
 
-    from hstcr_common.lake import s3_filesystem
+    from hstcr_common.remote import s3_filesystem
     from hstcr_common.remote import S3_BUCKET, s3_key
     from infra.workflow import substitute
 

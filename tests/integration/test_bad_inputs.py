@@ -563,7 +563,7 @@ def test_header_guard_reads_at_most_the_limit(tmp_path):
     """The guard stops after MAX_HEADER_CARDS cards: a 1,000,000-card header (80 MB) is
     refused having read ~1.6 MB of it, and a header just under the limit is accepted."""
     from hstcr_common.model import HstcrError
-    from hstcr_common.load import MAX_HEADER_CARDS, open_fits
+    from hstcr_common.fits import MAX_HEADER_CARDS, open_fits
 
     class Counting(io.BytesIO):
         read_bytes = 0
@@ -590,7 +590,7 @@ def test_header_guard_reads_at_most_the_limit(tmp_path):
 def test_data_guard_accepts_every_real_layout():
     """The data-size bound leaves room for every real product layout of the table."""
     from hstcr_common.instruments import detectors
-    from hstcr_common.load import MAX_DATA_FACTOR
+    from hstcr_common.fits import MAX_DATA_FACTOR
 
     for det in detectors().values():
         ny, nx = det.chip_shape

@@ -1,7 +1,7 @@
 """Load: a local run over many darks keeps its memory flat and loses nothing.
 
 The full measurement (200 and 2,000 full-frame darks) is ``benchmarks/bench_memory.py``; this
-test runs the same driver (:mod:`hstcr_common.synthetic.soak`) over 200 small-frame darks (byte copies of a dozen templates with
+test runs the same driver (:mod:`hstcr_common.pipeline.soak`) over 200 small-frame darks (byte copies of a dozen templates with
 their ROOTNAME patched) and checks that the run finishes every dark, that the lake holds
 exactly one row set per dark, and that memory does not creep: the parent's RSS and the
 workers' peak RSS in the second half of the run stay within a bound of the first half's.
@@ -21,7 +21,7 @@ MB = 2**20
 
 
 def _bench():
-    from hstcr_common.synthetic import soak
+    from hstcr_common.pipeline import soak
 
     return soak
 
@@ -78,7 +78,7 @@ def test_worker_recycling_never_stalls_the_pool():
     import os
     from concurrent.futures import as_completed
 
-    from hstcr_common.pipeline.core import _new_pool
+    from hstcr_common.pipeline.pool import _new_pool
 
     with _new_pool(2, 3) as pool:
         futures = [pool.submit(os.getpid) for _ in range(40)]

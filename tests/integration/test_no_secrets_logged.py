@@ -142,9 +142,9 @@ def fake_credentials(monkeypatch):
         monkeypatch.setenv(key, value)
     for key in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_PROFILE"):
         monkeypatch.delenv(key, raising=False)
-    from hstcr_common.remote import sources
-    monkeypatch.setattr(sources, "_sleep", lambda s: None)  # retries without waiting
-    monkeypatch.setattr(sources, "_clients", {})            # clients made with these creds
+    from hstcr_common.remote import clients, retry
+    monkeypatch.setattr(retry, "_sleep", lambda s: None)  # retries without waiting
+    monkeypatch.setattr(clients, "_cache", {})            # clients made with these creds
 
 
 @pytest.fixture

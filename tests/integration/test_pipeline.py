@@ -291,7 +291,7 @@ def test_pipeline_imports_only_the_worker_stack():
     """The Lambda worker has numpy/scipy/astropy/pyarrow only: no duckdb, matplotlib, rich, boto3."""
     import subprocess
     import sys
-    code = ("import sys, hstcr_common.pipeline.core as p, hstcr_common.lake.store, hstcr_common.lake.rows; "
+    code = ("import sys, hstcr_common.pipeline.process, hstcr_common.pipeline.pool, hstcr_common.lake.store, hstcr_common.lake.rows; "
             "bad = [m for m in ('duckdb', 'matplotlib', 'rich', 'boto3', 'click') if m in sys.modules]; "
             "print(bad); sys.exit(1 if bad else 0)")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -310,13 +310,13 @@ def test_killed_worker_fails_only_its_dark(darks, tmp_path, monkeypatch):
     hooks.mkdir()
     (hooks / "sitecustomize.py").write_text(
         "import os\n"
-        "import hstcr_common.pipeline.core as pipeline\n"
-        "_process = pipeline._process\n"
+        "import hstcr_common.pipeline.pool as pool\n"
+        "_process_one = pool.process_one\n"
         "def _dying(item, *args, **kwargs):\n"
         "    if item.get('dataset') == os.environ['HSTCR_TEST_VICTIM']:\n"
         "        os._exit(137)\n"
-        "    return _process(item, *args, **kwargs)\n"
-        "pipeline._process = _dying\n")
+        "    return _process_one(item, *args, **kwargs)\n"
+        "pool.process_one = _dying\n")
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(hooks), os.environ.get("PYTHONPATH", "")]))
     monkeypatch.setenv("HSTCR_TEST_VICTIM", victim)
     lake = str(tmp_path / "lake")

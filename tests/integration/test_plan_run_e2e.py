@@ -29,8 +29,7 @@ responses = pytest.importorskip("responses")
 
 from click.testing import CliRunner
 
-from hstcr_common.remote import mast
-from hstcr_common.remote import sources
+from hstcr_common.remote import clients, mast, retry, s3_key
 from hstcr_common.cli import main
 from hstcr_common.cli.run import EXIT_SOME_FAILED
 from hstcr_common.instruments import get_detector
@@ -124,16 +123,15 @@ def bucket(moto_endpoint, monkeypatch):
         {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{BUCKET}/*"},
         {"Effect": "Allow", "Principal": "*", "Action": "s3:ListBucket", "Resource": f"arn:aws:s3:::{BUCKET}"},
     ]}))
-    sources._clients.clear()
+    clients._cache.clear()
     yield admin
-    sources._clients.clear()
+    clients._cache.clear()
     reset()  # leave no bucket behind for later tests in this process
 
 
 @pytest.fixture
 def replay(monkeypatch):
-    monkeypatch.setattr(mast, "_sleep", lambda s: None)
-    monkeypatch.setattr(sources, "_sleep", lambda s: None)
+    monkeypatch.setattr(retry, "_sleep", lambda s: None)
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         yield StisMastReplay(rsps)
 
@@ -185,7 +183,7 @@ def test_plan_is_the_full_frames_at_the_archive_keys(replay, bucket, tmp_path):
     }
     # the product list carries the synthetic files' real sizes: what is uploaded is what the
     # planner judged a full frame (a header card more or less must not flip that)
-    uploaded = {role: bucket.head_object(Bucket=BUCKET, Key=sources.s3_key(item["dataset"], suffix))["ContentLength"]
+    uploaded = {role: bucket.head_object(Bucket=BUCKET, Key=s3_key(item["dataset"], suffix))["ContentLength"]
                 for role, suffix in (("science", "flt"), ("support", "spt"))}
     for role, size in uploaded.items():
         assert abs(size - item["sizes"][role]) <= 4 * 2880, role
@@ -233,7 +231,7 @@ def test_run_with_a_missing_object_records_one_failure(replay, bucket, tmp_path)
     items = _plan()
     _upload_planned(bucket, items, tmp_path / "darks")
     gone = items[1]
-    bucket.delete_object(Bucket=BUCKET, Key=sources.s3_key(gone["dataset"], "flt"))
+    bucket.delete_object(Bucket=BUCKET, Key=s3_key(gone["dataset"], "flt"))
     lake = tmp_path / "lake"
 
     result = _run_cli(lake)

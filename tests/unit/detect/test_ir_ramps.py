@@ -17,7 +17,7 @@ from astropy.io import fits
 
 from hstcr_common.model import CosmicRayCatalog
 from hstcr_common.model import Chip
-from hstcr_common.model import HstcrError
+from hstcr_common.model import HstcrError, RampParams
 from hstcr_common.instruments import get_detector
 from hstcr_common.load import load_dark
 from hstcr_common.detect import (
@@ -44,7 +44,8 @@ from hstcr_common.synthetic import (
 # helpers
 # ------------------------------------------------------------------------------------------
 def _detect(sim, det, **kw):
-    return detect_jumps(sim.reads, sim.read_times_s, sim.read_noise_e, read_dq=sim.read_dq,
+    return detect_jumps(sim.reads, sim.read_times_s, sim.read_noise_e, RampParams(),
+                        read_dq=sim.read_dq,
                         bad_bits=det.bad_mask_bits | det.saturation_bit,
                         saturation_bit=det.saturation_bit, **kw)
 
@@ -178,7 +179,7 @@ def test_per_read_connectivity_and_read_index():
     reads[3:, 11, 11] += 1500
     reads[5:, 10, 11] += 1800                       # read 5, touching the first: its own CR
     reads[1:, 20, 20] += 900                        # first difference (read 0 -> 1)
-    jumps = detect_jumps(reads, times, 15.0)
+    jumps = detect_jumps(reads, times, 15.0, RampParams())
     cat = measure_jumps(jumps, times)
     assert jumps.n == 3
     order = np.argsort(cat.read_index)
@@ -187,7 +188,8 @@ def test_per_read_connectivity_and_read_index():
     assert np.allclose(cat.energy_e[order], [900, 3500, 1800], rtol=0.05)
     assert np.allclose(cat.arrival_time_s[order], [50, 250, 450])
     assert cat.x_centroid[order][1] == pytest.approx(10 + 1500 / 3500, abs=0.05)
-    skipped = detect_jumps(reads, times, 15.0, skip_first_difference=True)
+    skipped = detect_jumps(reads, times, 15.0,
+                           RampParams(skip_first_difference=True))
     assert skipped.n == 2 and skipped.labels[0].max() == 0
 
 
@@ -201,7 +203,8 @@ def test_jump_into_saturation_is_kept_later_reads_are_not():
     dq[2:, 9, 9] |= 256
     valid = valid_differences(dq, 1012 | 256, 256)
     assert valid[3, 5, 5] and not valid[4, 5, 5] and not valid[2, 9, 9]
-    jumps = detect_jumps(reads, times, 15.0, read_dq=dq, bad_bits=1012 | 256, saturation_bit=256)
+    jumps = detect_jumps(reads, times, 15.0, RampParams(), read_dq=dq, bad_bits=1012 | 256,
+                         saturation_bit=256)
     cat = measure_jumps(jumps, times)
     assert jumps.n == 2                             # the saturating CR + the hot pixel's jump
     assert set(cat.read_index.tolist()) == {2, 4}
@@ -214,7 +217,7 @@ def test_bad_pixel_never_searched():
     dq = np.zeros(reads.shape, dtype=np.int16)
     reads[:, 7, 7] = np.cumsum(np.random.default_rng(1).normal(0, 500, reads.shape[0]))
     dq[:, 7, 7] = 4
-    jumps = detect_jumps(reads, times, 15.0, read_dq=dq, bad_bits=4)
+    jumps = detect_jumps(reads, times, 15.0, RampParams(), read_dq=dq, bad_bits=4)
     assert jumps.n == 0 and jumps.searched_fraction[7, 7] == 0
 
 
@@ -223,20 +226,20 @@ def test_noise_model_is_calibrated_when_header_read_noise_is_wrong():
     sim = simulate_detector_ramp(det, seed=3, n_reads=12, cr_rate_per_s_cm2=5.0)
     # a header giving the CDS noise (x sqrt 2) instead of the per-read noise
     jumps = detect_jumps(sim.reads, sim.read_times_s, sim.read_noise_e * np.sqrt(2),
-                         read_dq=sim.read_dq, bad_bits=det.bad_mask_bits)
+                         RampParams(), read_dq=sim.read_dq, bad_bits=det.bad_mask_bits)
     assert jumps.noise_scale == pytest.approx(1 / np.sqrt(2), rel=0.05)
     sim.read_noise_e = sim.read_noise_e          # scoring uses the true noise
     s = score(sim, jumps, measure_jumps(jumps, sim.read_times_s))
     assert s["completeness"] >= 0.98 and s["purity"] >= 0.99
     uncalibrated = detect_jumps(sim.reads, sim.read_times_s, sim.read_noise_e * 3,
-                                read_dq=sim.read_dq, bad_bits=det.bad_mask_bits,
-                                calibrate_noise=False)
+                                RampParams(calibrate_noise=False), read_dq=sim.read_dq,
+                                bad_bits=det.bad_mask_bits)
     assert uncalibrated.n < 0.95 * jumps.n          # the calibration is what rescued it
 
 
 def test_no_false_jumps_in_pure_noise():
     reads, times = _tiny_ramp(n_reads=16, shape=(256, 256), seed=4)
-    jumps = detect_jumps(reads, times, 15.0)
+    jumps = detect_jumps(reads, times, 15.0, RampParams())
     # 15 x 65536 differences: Gaussian 5-sigma tail expects ~0.3
     assert jumps.n <= 3
     assert jumps.noise_scale == pytest.approx(1.0, abs=0.03)

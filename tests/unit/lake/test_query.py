@@ -13,6 +13,7 @@ from hstcr_common.cli import main
 from hstcr_common.lake import Lake
 from hstcr_common.lake import connect, named_queries, named_sql, run_named, run_sql, to_duckdb
 from factories import fake_rows
+from hstcr_common.model import HstcrError
 
 NAMED = ["rate_per_month", "rate_map", "energy_histogram", "size_histogram", "width_histogram",
          "symmetry_histogram", "saa_darks", "rate_vs_field"]
@@ -55,13 +56,39 @@ def test_views_have_partition_columns(fake_lake):
     assert t.to_pylist() == [{"dataset": "o0000009q", "instrument": "unknown"}]
 
 
-def test_empty_lake_gives_empty_views(tmp_path):
-    con = connect(str(tmp_path / "nothing"))
-    for table in ("cosmic_rays", "exposures", "failures"):
+def test_missing_file_or_empty_lake_is_an_error_naming_it(tmp_path):
+    """Issue 16: a query over no lake must not answer 0 rows."""
+    missing = tmp_path / "nothing"
+    with pytest.raises(HstcrError, match=f"{missing}: no lake here: the folder does not exist"):
+        connect(str(missing))
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("x")
+    with pytest.raises(HstcrError, match="not a lake: this is a file"):
+        run_sql("SELECT 1", str(a_file))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(HstcrError, match="no Parquet files under cosmic_rays/"):
+        run_named("rate_per_month", str(tmp_path / "empty"))
+
+
+def test_missing_default_lake_points_at_the_demo_lake(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "hstcr-demo" / "lake").mkdir(parents=True)
+    with pytest.raises(HstcrError, match=r"pass --lake \./hstcr-demo/lake"):
+        connect()
+
+
+def test_lake_with_only_failures_gives_empty_views(tmp_path):
+    from hstcr_common.lake import Lake, PartitionKey, failures_table
+
+    lake = Lake(tmp_path / "lake")
+    lake.write("failures", failures_table("o0000001q", "load", HstcrError("bad")),
+               PartitionKey.from_month("stis_ccd", "2017-03"), "o0000001q")
+    con = connect(str(tmp_path / "lake"))
+    for table in ("cosmic_rays", "exposures"):
         assert con.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 0
     cols = [r[0] for r in con.execute("DESCRIBE cosmic_rays").fetchall()]
     assert cols[:3] == ["dataset", "chip", "cr_id"] and cols[-3:] == ["instrument", "year", "month"]
-    for name in NAMED:  # every named query runs on an empty lake
+    for name in NAMED:  # every named query runs on a lake with no cosmic rays
         assert run_named(name, con=con).num_rows == 0
 
 

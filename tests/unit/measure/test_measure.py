@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+from dataclasses import fields, replace
+
 import numpy as np
 import pytest
 
 from hstcr_common.measure import add_halo, label_cosmic_rays, measure_cosmic_rays
+from hstcr_common.model import LabelParams
+
+#: the label settings these shapes are built for: no halo unless asked, 8-connected rings
+BARE = LabelParams(halo_radius=0, halo_connectivity=8)
+_SETTINGS = {f.name for f in fields(LabelParams)}
+
+
+def _label(mask, image=None, **kw):
+    """:func:`label_cosmic_rays` with :data:`BARE` changed by the label settings in ``kw``."""
+    params = replace(BARE, **{k: v for k, v in kw.items() if k in _SETTINGS})
+    return label_cosmic_rays(mask, image, params=params,
+                             **{k: v for k, v in kw.items() if k not in _SETTINGS})
 
 
 def _measure(image, mask=None, **kw):
     mask = image > 0 if mask is None else mask
-    labels, n, n_merged, notes = label_cosmic_rays(mask, image, noise_e=1.0, **kw)
+    labels, n, n_merged, notes = _label(mask, image, noise_e=1.0, **kw)
     return measure_cosmic_rays(labels, n, image, n_merged=n_merged), labels, notes
 
 
@@ -82,7 +96,7 @@ def test_background_scalar_and_array_and_pixel_lists():
     img[1, 1:3] = [60.0, 30.0]
     img[4, 4] = 110.0
     img[4, 3] = 20.0
-    labels, n, nm, _ = label_cosmic_rays(img > 15, img - 10, noise_e=1.0)
+    labels, n, nm, _ = _label(img > 15, img - 10, noise_e=1.0)
     cat = measure_cosmic_rays(labels, n, img, background_e=10.0)
     cat2 = measure_cosmic_rays(labels, n, img, background_e=np.full(img.shape, 10.0))
     np.testing.assert_array_equal(cat.energy_e, [70.0, 110.0])
@@ -101,10 +115,10 @@ def test_eight_connectivity_and_min_pixels():
     mask = np.zeros((6, 6), bool)
     mask[1, 1] = mask[2, 2] = True                  # diagonal neighbours: one cosmic ray
     mask[4, 5] = True                               # single pixel: dropped at min_pixels=2
-    labels, n, _, notes = label_cosmic_rays(mask, split=False)
+    labels, n, _, notes = _label(mask, split=False)
     assert n == 1 and labels[1, 1] == labels[2, 2] == 1 and labels[4, 5] == 0
     assert any("under 2 pixels" in t for t in notes)
-    labels, n, _, _ = label_cosmic_rays(mask, split=False, min_pixels=1)
+    labels, n, _, _ = _label(mask, split=False, min_pixels=1)
     assert n == 2
 
 
@@ -117,8 +131,8 @@ def _gauss_blob(shape, x0, y0, energy, sigma=0.6):
 def test_split_two_touching_cosmic_rays():
     img = _gauss_blob((20, 30), 10, 10, 2000) + _gauss_blob((20, 30), 14, 10, 1000)
     mask = img > 5
-    assert label_cosmic_rays(mask, split=False)[1] == 1      # one connected component
-    labels, n, n_merged, notes = label_cosmic_rays(mask, img, noise_e=4.0)
+    assert _label(mask, split=False)[1] == 1      # one connected component
+    labels, n, n_merged, notes = _label(mask, img, noise_e=4.0)
     assert n == 2
     assert n_merged.tolist() == [2, 2]
     cat = measure_cosmic_rays(labels, n, img, n_merged=n_merged)
@@ -136,7 +150,7 @@ def test_no_split_along_a_smooth_track_or_on_noise():
         img += _gauss_blob(img.shape, 5 + 25 * t, 5 + 15 * t, 40, sigma=0.5)
     noisy = img + rng.normal(0, 4.0, img.shape).astype(np.float32)
     mask = img > 10
-    labels, n, n_merged, _ = label_cosmic_rays(mask, noisy, noise_e=4.0)
+    labels, n, n_merged, _ = _label(mask, noisy, noise_e=4.0)
     assert n == 1 and n_merged[0] == 1
 
 
@@ -144,10 +158,10 @@ def test_split_respects_dip_significance():
     # two maxima separated by a shallow saddle (80% of the lower peak): one cosmic ray
     img = np.zeros((5, 9), np.float32)
     img[2, 1:8] = [10, 100, 90, 85, 90, 95, 10]
-    labels, n, _, _ = label_cosmic_rays(img > 0, img, noise_e=1.0)
+    labels, n, _, _ = _label(img > 0, img, noise_e=1.0)
     assert n == 1
     img[2, 1:8] = [10, 100, 20, 5, 20, 95, 10]      # a real gap
-    labels, n, _, _ = label_cosmic_rays(img > 0, img, noise_e=1.0)
+    labels, n, _, _ = _label(img > 0, img, noise_e=1.0)
     assert n == 2
 
 
@@ -160,7 +174,7 @@ def test_halo_ring_goes_to_the_brightest_neighbour_and_skips_excluded():
     excl = np.zeros(img.shape, bool)
     excl[0:2, :] = False
     excl[3, 0] = True
-    labels, n, _, notes = label_cosmic_rays(img > 0, img, noise_e=1.0, halo_radius=1,
+    labels, n, _, notes = _label(img > 0, img, noise_e=1.0, halo_radius=1,
                                             halo_exclude=excl)
     assert n == 2
     assert labels[3, 4] == labels[3, 3]             # 90 beats 45
@@ -174,12 +188,13 @@ def test_halo_ring_goes_to_the_brightest_neighbour_and_skips_excluded():
 def test_add_halo_in_place_counts():
     labels = np.zeros((5, 5), np.int32)
     labels[2, 2] = 1
-    added = add_halo(labels, np.array([12]), np.array([1], np.int32), None, 2)
+    added = add_halo(labels, np.array([12]), np.array([1], np.int32), None, 2,
+                     connectivity=8)
     assert added == 24 and (labels == 1).all()
 
 
 def test_empty_mask():
-    labels, n, n_merged, _ = label_cosmic_rays(np.zeros((8, 8), bool), np.zeros((8, 8)))
+    labels, n, n_merged, _ = _label(np.zeros((8, 8), bool), np.zeros((8, 8)))
     assert n == 0 and n_merged.size == 0
     cat = measure_cosmic_rays(labels, n, np.zeros((8, 8)))
     assert len(cat) == 0 and cat.pixel_offsets.tolist() == [0]
@@ -190,7 +205,7 @@ def test_background_reference_plus_level_needs_no_copy():
     img = rng.normal(100, 3, (16, 16)).astype(np.float32)
     img[5:8, 5:8] += 300
     ref = rng.normal(0, 1, img.shape).astype(np.float32)
-    labels, n, nm, _ = label_cosmic_rays(img > 200, img, noise_e=3.0,
+    labels, n, nm, _ = _label(img > 200, img, noise_e=3.0,
                                          background_e=(ref, 100.0))
     a = measure_cosmic_rays(labels, n, img, background_e=(ref, 100.0))
     b = measure_cosmic_rays(labels, n, img, background_e=ref + np.float32(100.0))
@@ -231,7 +246,7 @@ def test_match_to_truth_by_hand():
     img[9, 20] = 200                                 # CR B only partly detected ...
     mask = img > 0
     mask[9, 20] = False                              # ... actually missed
-    labels, n, nm, _ = label_cosmic_rays(mask, img, noise_e=1.0, min_pixels=1, split=False)
+    labels, n, nm, _ = _label(mask, img, noise_e=1.0, min_pixels=1, split=False)
     cat = measure_cosmic_rays(labels, n, img)
     m = match_to_truth(cat, truth, 0, bins=(0, 450, 1000))
     assert m.found.tolist() == [True, False]

@@ -23,7 +23,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hstcr_common.model import Chip, Dark
+from hstcr_common.model import Chip, Dark, LabelParams
 from hstcr_common.detect import find_cosmic_rays
 from hstcr_common.instruments import detectors
 from hstcr_common.measure import label_cosmic_rays, measure_cosmic_rays
@@ -58,9 +58,10 @@ def blobs_image(seed: int, shape: tuple[int, int], n_blobs: int, margin: int = 0
 def _measure(image, background=0.0, *, split=True, halo_radius=0, min_pixels=1,
              noise_e=2.0):
     mask = image > background
-    labels, n, n_merged, _ = label_cosmic_rays(
-        mask, image, split=split, min_pixels=min_pixels, noise_e=noise_e,
-        halo_radius=halo_radius, background_e=background, halo_source_sigma=0.0)
+    params = LabelParams(split=split, min_pixels=min_pixels, halo_radius=halo_radius,
+                         halo_source_sigma=0.0, halo_connectivity=8)
+    labels, n, n_merged, _ = label_cosmic_rays(mask, image, params=params, noise_e=noise_e,
+                                               background_e=background)
     return labels, n, measure_cosmic_rays(labels, n, image, background_e=background,
                                           n_merged=n_merged)
 

@@ -56,9 +56,15 @@ def test_make_plots_writes_pngs(small_lake, tmp_path):
         assert data[:8] == PNG_MAGIC and len(data) > 10_000
 
 
-def test_plots_on_an_empty_lake(tmp_path):
-    written = plots.make_plots(str(tmp_path / "empty"), tmp_path / "out")
-    assert all(p.read_bytes()[:8] == PNG_MAGIC for p in written)
+def test_plots_on_no_lake_are_an_error_not_blank_pngs(tmp_path):
+    """Issue 16: a missing lake used to give blank PNGs and exit 0."""
+    import pytest
+
+    from hstcr_common.model import HstcrError
+
+    with pytest.raises(HstcrError, match="no lake here"):
+        plots.make_plots(str(tmp_path / "empty"), tmp_path / "out")
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
 
 
 def test_rate_map_pixels_follow_the_data(tmp_path):

@@ -17,7 +17,7 @@ import responses
 
 from click.testing import CliRunner  # noqa: E402
 
-from hstcr_common.remote import mast
+from hstcr_common.remote import mast, retry
 from hstcr_common.model import HstcrError  # noqa: E402
 from hstcr_common.instruments import get_detector  # noqa: E402
 from hstcr_common.pipeline import read_manifest  # noqa: E402
@@ -78,7 +78,7 @@ class MastReplay:
 
 @pytest.fixture
 def replay(monkeypatch):
-    monkeypatch.setattr(mast, "_sleep", lambda s: None)
+    monkeypatch.setattr(retry, "_sleep", lambda s: None)
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         yield MastReplay(rsps)
 
@@ -230,7 +230,7 @@ def test_end_to_end_plan_fetch_load(replay, monkeypatch, tmp_path):
     import moto
     from astropy.io import fits
 
-    from hstcr_common.remote import sources
+    from hstcr_common.remote import clients, fetch_dark_files
     from hstcr_common.load import load_dark
     from hstcr_common.synthetic import write_dark
 
@@ -238,7 +238,7 @@ def test_end_to_end_plan_fetch_load(replay, monkeypatch, tmp_path):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    sources._clients.clear()
+    clients._cache.clear()
     items = list(mast.plan_darks("wfpc2", "2005-06", "2005-06"))
     assert len(items) == 2
     with moto.mock_aws():
@@ -254,7 +254,7 @@ def test_end_to_end_plan_fetch_load(replay, monkeypatch, tmp_path):
                 bucket, key = location[5:].split("/", 1)
                 s3.upload_file(str(dark.paths[role]), bucket, key)
         for item in items:
-            files = sources.fetch_dark_files(item)
+            files = fetch_dark_files(item)
             assert set(files) == {"science", "support", "dq"}
             assert files.bytes_read <= files.bytes_total
             with fits.open(io.BytesIO(files["science"])) as hdul:
@@ -264,7 +264,7 @@ def test_end_to_end_plan_fetch_load(replay, monkeypatch, tmp_path):
             assert loaded.dataset == item["dataset"]
             assert [c.shape for c in loaded.chips] == [(800, 800)] * 4
             assert loaded.support_header is not None
-    sources._clients.clear()
+    clients._cache.clear()
 
 
 def test_plan_darks_is_lazy_month_by_month(replay):
@@ -317,3 +317,15 @@ def test_build_items_pure():
     # the same dark as a 1024x512 subarray is dropped
     small = [dict(p, size=1024 * 512 * 10) if p["productFilename"].endswith("_flt.fits") else p for p in products]
     assert mast.build_items(det, "2017-09", observations, small).subarray == 1
+
+
+def test_mast_calls_fail_fast():
+    """astroquery's 600 s budget and its requests without a timeout are replaced: a dead
+    network fails the plan in seconds."""
+    from hstcr_common.remote import clients
+
+    client = mast._observations_client()
+    assert client._portal_api_connection.TIMEOUT == mast.MAST_TIMEOUT_S < 600
+    adapter = client._session.get_adapter("https://mast.stsci.edu/api/v0/invoke")
+    assert adapter.default_timeouts == (clients.CONNECT_TIMEOUT_S, mast.MAST_TIMEOUT_S)
+    assert mast._observations_client()._session.get_adapter("https://mast.stsci.edu") is adapter

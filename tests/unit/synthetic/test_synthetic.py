@@ -557,3 +557,30 @@ def test_cli_sample(tmp_path):
     # (IR detectors are written as ramps since e5a749a; an unknown detector is refused)
     bad = runner.invoke(main, ["sample", "--instrument", "acs_sbc", "--out", str(tmp_path)])
     assert bad.exit_code != 0 and "acs_sbc" in bad.output
+
+
+# ------------------------------------------------------------------------------------------
+# specs: one frozen object per generator, keyword overrides by field name
+# ------------------------------------------------------------------------------------------
+
+def test_spec_and_keyword_overrides_make_the_same_dark():
+    from hstcr_common.synthetic import DarkSpec
+
+    spec = DarkSpec(exptime_s=60.0, shape=(32, 32), cr_rate_per_s_cm2=5.0)
+    a = simulate_dark("stis_ccd", spec, seed=3)
+    b = simulate_dark("stis_ccd", seed=3, exptime_s=60.0, shape=(32, 32), cr_rate_per_s_cm2=5.0)
+    assert np.array_equal(a.chips[0].science_e, b.chips[0].science_e)
+    assert a.truth.equals(b.truth) and a.exposure == b.exposure
+
+
+def test_unknown_override_is_a_type_error_naming_it(tmp_path):
+    from hstcr_common.synthetic import simulate_ramp, write_ir_dark
+
+    with pytest.raises(TypeError, match="'exptime'"):
+        simulate_dark("stis_ccd", seed=1, exptime=60.0)
+    with pytest.raises(TypeError, match="'rate'"):
+        simulate_chip("acs_hrc", rng=1, rate=2.0)
+    with pytest.raises(TypeError, match="'n_read'"):
+        simulate_ramp((8, 8), [0.0, 1.0], n_read=3)
+    with pytest.raises(TypeError, match="'nreads'"):
+        write_ir_dark("nicmos_nic2", tmp_path, seed=1, nreads=3)

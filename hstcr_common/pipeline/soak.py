@@ -3,7 +3,7 @@
 The engine behind ``benchmarks/bench_memory.py`` and ``tests/integration/test_memory_soak.py``
 (it lives in the package so neither imports the other).
 
-A run of N darks goes through :func:`hstcr_common.pipeline.core.run` (the engine of ``hstcr run``)
+A run of N darks goes through :func:`hstcr_common.pipeline.run` (the engine of ``hstcr run``)
 in a driver process with ``--workers`` spawned workers.  A sampler thread in the driver reads
 ``VmRSS``/``VmHWM`` of the driver and of every worker from ``/proc`` every 0.1 s (workers are
 recycled every 32 darks, so many come and go); ``getrusage(RUSAGE_CHILDREN)`` gives the peak
@@ -17,7 +17,7 @@ once their result is in, so 2,000 full-frame darks need ~100 of them on disk at 
 Usage::
 
     .venv/bin/python benchmarks/bench_memory.py            # 200 and 2,000 full-frame darks
-    .venv/bin/python -m hstcr_common.synthetic.soak --n 200 --n 2000 --shape 256
+    .venv/bin/python -m hstcr_common.pipeline.soak --n 200 --n 2000 --shape 256
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Robust background level and noise of a chip (electrons), immune to cosmic rays and hot pixels.
+"""Background of a chip (electrons): robust level and noise, the mean away from cosmic rays,
+and the background at given pixels.
 
 Cosmic rays and hot pixels only ever *add* charge, so the lower half of the pixel distribution
 is clean: the level is the median and the noise comes from the distance between the median
@@ -13,6 +14,21 @@ import numpy as np
 _ONE_SIGMA_BELOW = 0.15865525393145707
 #: pixels drawn for the estimate: enough for a 0.3% statistical error on sigma
 _SAMPLE = 400_000
+
+
+def background_at(background_e, idx: np.ndarray):
+    """Background (e-) at flat pixel indices ``idx``.
+
+    ``background_e`` is a level (float), a per-pixel array (ny, nx), or a pair
+    ``(array, level)`` meaning ``array + level`` (the stack method's shared reference plus
+    one dark's level, without a full-frame copy per dark).
+    """
+    if isinstance(background_e, tuple):
+        array, level = background_e
+        return np.asarray(array).ravel()[idx].astype(np.float64) + float(level)
+    if np.ndim(background_e):
+        return np.asarray(background_e).ravel()[idx].astype(np.float64)
+    return float(background_e)
 
 
 def robust_background(image_e: np.ndarray, valid: np.ndarray | None = None,

@@ -8,12 +8,11 @@ import json
 import numpy as np
 import pytest
 from astropy.io import fits
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
-from hstcr_common.remote import sources
+from hstcr_common.fits import read_fits_hdus
 from hstcr_common.model import HstcrError
-from hstcr_common.remote import fetch_dark_files, read_fits_hdus, s3_key
+from hstcr_common.remote import (DEFAULT_RETRIES, SCIENCE_EXTNAMES, clients, fetch_dark_files, read_location,
+                                 reader_for, readers, retry, s3_key)
 
 import boto3
 import moto
@@ -76,6 +75,12 @@ def make_ima(nreads=3, shape=(20, 20)) -> bytes:
     return buf.getvalue()
 
 
+def partial(location, *args, retries=DEFAULT_RETRIES, **kwargs) -> bytes:
+    """:func:`read_fits_hdus` of a location, through its reader."""
+    with reader_for(location, retries=retries) as reader:
+        return read_fits_hdus(reader, *args, **kwargs)
+
+
 def item_for(dataset="jdr101abq", instrument="acs_wfc", roles=(("science", "flt"), ("support", "spt")),
              bucket=BUCKET):
     return {"dataset": dataset, "instrument": instrument, "month": "2019-01",
@@ -85,8 +90,24 @@ def item_for(dataset="jdr101abq", instrument="acs_wfc", roles=(("science", "flt"
 @pytest.fixture(autouse=True)
 def instant_retries(monkeypatch):
     slept = []
-    monkeypatch.setattr(sources, "_sleep", slept.append)
+    monkeypatch.setattr(retry, "_sleep", slept.append)
     return slept
+
+
+@pytest.fixture
+def sdk_delays(monkeypatch):
+    """The backoffs botocore's standard mode computes (recorded; the retries wait 0 s)."""
+    from botocore.retries import standard
+
+    delays = []
+    real = standard.ExponentialBackoff.delay_amount
+
+    def record(self, context):
+        delays.append(real(self, context))
+        return 0.0
+
+    monkeypatch.setattr(standard.ExponentialBackoff, "delay_amount", record)
+    return delays
 
 
 @pytest.fixture
@@ -96,9 +117,9 @@ def aws_env(monkeypatch):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    sources._clients.clear()
+    clients._cache.clear()
     yield
-    sources._clients.clear()
+    clients._cache.clear()
 
 
 def make_public(client, bucket=BUCKET):
@@ -126,7 +147,7 @@ def test_partial_read_keeps_primary_sci_dq_only(tmp_path):
     raw = make_flt()
     path = tmp_path / "jdr101abq_flt.fits"
     path.write_bytes(raw)
-    out = read_fits_hdus(str(path))
+    out = partial(str(path))
     assert len(out) % 2880 == 0 and len(out) < len(raw)
     with fits.open(io.BytesIO(out)) as part, fits.open(io.BytesIO(raw)) as full:
         assert [(h.name, h.ver) for h in part] == [("PRIMARY", 1), ("SCI", 1), ("DQ", 1), ("SCI", 2), ("DQ", 2)]
@@ -142,62 +163,20 @@ def test_primary_only_and_keep_all(tmp_path):
     path = tmp_path / "x_spt.fits"
     raw = make_spt()
     path.write_bytes(raw)
-    head = read_fits_hdus(str(path), primary_only=True)
+    head = partial(str(path), primary_only=True)
     with fits.open(io.BytesIO(head)) as hdul:
         assert len(hdul) == 1 and hdul[0].header["SEMILREC"] == 6917000.0 and hdul[0].header["NEXTEND"] == 0
-    assert read_fits_hdus(str(path), None) == raw  # keeping everything reproduces the file
+    assert partial(str(path), None) == raw  # keeping everything reproduces the file
 
 
 def test_ramp_keeps_samp_and_time_and_header_only_hdus(tmp_path):
     path = tmp_path / "i_ima.fits"
     path.write_bytes(make_ima())
-    out = read_fits_hdus(str(path), sources.SCIENCE_EXTNAMES["ramp"])
+    out = partial(str(path), SCIENCE_EXTNAMES["ramp"])
     with fits.open(io.BytesIO(out)) as hdul:
         names = [h.name for h in hdul[1:]]
         assert names == ["SCI", "DQ", "SAMP", "TIME"] * 3
         assert hdul["TIME", 1].header["PIXVALUE"] == 200.0 and hdul["TIME", 1].data is None
-
-
-def test_random_groups_primary_size(tmp_path):
-    """WFPC2's old 'waiver' form: a random-groups primary; its data size must be exact."""
-    data = np.arange(4 * 8 * 8, dtype=">f4").reshape(4, 8, 8)
-    params = np.zeros((4, 2), ">f4")
-    groups = fits.GroupData(data, parnames=["CRVAL1", "CRVAL2"], pardata=[params[:, 0], params[:, 1]], bitpix=-32)
-    hdul = fits.HDUList([fits.GroupsHDU(groups),
-                         fits.TableHDU.from_columns([fits.Column(name="A", format="I4", array=[1, 2, 3, 4])])])
-    path = tmp_path / "u_c0f.fits"
-    hdul.writeto(path)
-    spans = sources.scan_hdus(sources.reader_for(str(path)))
-    assert spans[0].data_size == 4 * 4 * (2 + 64) and spans[-1].end == path.stat().st_size
-    with fits.open(io.BytesIO(read_fits_hdus(str(path), None))) as back:
-        np.testing.assert_array_equal(back[0].data.data, data)
-
-
-@settings(max_examples=40, deadline=None)
-@given(
-    bitpix=st.sampled_from([8, 16, 32, 64, -32, -64]),
-    shape=st.lists(st.integers(1, 37), min_size=1, max_size=3),
-    cards=st.integers(0, 120),
-)
-def test_scan_matches_astropy_layout(bitpix, shape, cards):
-    dtype = {8: ">u1", 16: ">i2", 32: ">i4", 64: ">i8", -32: ">f4", -64: ">f8"}[bitpix]
-    hdu = fits.ImageHDU(np.zeros(shape, dtype), name="SCI")
-    for i in range(cards):
-        hdu.header[f"K{i}"] = "x" * (i % 50)
-    buf = io.BytesIO()
-    fits.HDUList([fits.PrimaryHDU(), hdu, fits.ImageHDU(np.ones(3, ">i2"), name="DQ")]).writeto(buf)
-    raw = buf.getvalue()
-    reader = sources.RangeReader("mem")
-    reader._fetch = lambda a, b: raw[a:b]
-    reader.size = len(raw)
-    spans = sources.scan_hdus(reader)
-    with fits.open(io.BytesIO(raw)) as hdul:
-        infos = hdul.fileinfo
-        for span, h, i in zip(spans, hdul, range(len(hdul))):
-            info = infos(i)
-            assert (span.header_offset, span.data_offset) == (info["hdrLoc"], info["datLoc"])
-            assert span.data_size == h.size
-    assert spans[-1].end == len(raw)
 
 
 def test_malformed_files_raise_clear_errors(tmp_path):
@@ -205,19 +184,19 @@ def test_malformed_files_raise_clear_errors(tmp_path):
     truncated = tmp_path / "cut_flt.fits"
     truncated.write_bytes(raw[: len(raw) // 2])
     with pytest.raises(HstcrError, match=r"cut_flt.fits: HDU \d \(\w+\) runs past the end"):
-        read_fits_hdus(str(truncated))
+        partial(str(truncated))
     notfits = tmp_path / "notes_flt.fits"
     notfits.write_bytes(b"hello world" * 400)
     with pytest.raises(HstcrError, match="notes_flt.fits: not a FITS file"):
-        read_fits_hdus(str(notfits))
+        partial(str(notfits))
     noend = tmp_path / "noend_flt.fits"
     noend.write_bytes(b"SIMPLE  =                    T".ljust(80) + b" " * (2880 * 3 - 80))
     with pytest.raises(HstcrError, match="no END card"):
-        read_fits_hdus(str(noend))
+        partial(str(noend))
     with pytest.raises(HstcrError, match=r"missing_flt.fits: not found"):
-        read_fits_hdus(str(tmp_path / "missing_flt.fits"))
+        partial(str(tmp_path / "missing_flt.fits"))
     with pytest.raises(HstcrError, match="unsupported location scheme"):
-        read_fits_hdus("ftp://host/x.fits")
+        partial("ftp://host/x.fits")
 
 
 # --------------------------------------------------------------------------- S3 (moto)
@@ -249,32 +228,77 @@ def test_s3_missing_object_names_the_location(s3):
         fetch_dark_files(item_for(bucket="no-such-bucket"))
 
 
-def test_s3_throttling_is_retried_with_backoff(s3, monkeypatch, instant_retries):
-    from botocore.exceptions import ClientError
+class _Body:
+    def __init__(self, body: bytes):
+        self.body = body
 
+    def stream(self, **kwargs):
+        yield self.body
+
+
+def throttle_gets(monkeypatch, failures):
+    """Answer the reader's GetObject calls with the ``(code, status)`` errors in ``failures``
+    before they reach moto, at the HTTP layer, so botocore sees real throttling answers."""
+    from botocore.awsrequest import AWSResponse
+
+    real = readers.mast_s3_client
+    hooked = set()
+
+    def answer(request, **kwargs):
+        code = next(failures, None)
+        if code is None:
+            return None
+        body = (f"<Error><Code>{code[0]}</Code><Message>Please reduce your request rate.</Message>"
+                f"</Error>").encode()
+        return AWSResponse(request.url, code[1], {"Content-Type": "application/xml"}, _Body(body))
+
+    def client(*args, **kwargs):
+        made = real(*args, **kwargs)
+        if id(made) not in hooked:
+            made.meta.events.register_first("before-send.s3.GetObject", answer)
+            hooked.add(id(made))
+        return made
+
+    monkeypatch.setattr(readers, "mast_s3_client", client)
+
+
+def test_s3_throttling_is_retried_with_backoff(s3, monkeypatch, instant_retries, sdk_delays):
     raw = make_spt()
     s3.put_object(Bucket=BUCKET, Key="k/x_spt.fits", Body=raw)
-    real = sources.S3Reader._fetch
-    failures = iter([("SlowDown", 503), ("InternalError", 500)])
+    throttle_gets(monkeypatch, iter([("SlowDown", 503), ("InternalError", 500)]))
+    with reader_for(f"s3://{BUCKET}/k/x_spt.fits") as reader:
+        assert read_fits_hdus(reader, None) == raw
+        assert reader.requests >= 3  # the two refused attempts are counted
+    # botocore retried (once for each error), and nothing retried on top of it
+    assert len(sdk_delays) == 2 and instant_retries == []
+    # full jitter within the exponential caps (botocore: 1 s base for throttling)
+    assert 0 <= sdk_delays[0] <= 1.0
+    assert 0 <= sdk_delays[1] <= 2.0
 
-    def flaky(self, start, stop):
-        code = next(failures, None)
-        if code:
-            self.requests += 1
-            raise ClientError({"Error": {"Code": code[0], "Message": "Please reduce your request rate."},
-                               "ResponseMetadata": {"HTTPStatusCode": code[1]}}, "GetObject")
-        return real(self, start, stop)
-
-    monkeypatch.setattr(sources.S3Reader, "_fetch", flaky)
-    assert read_fits_hdus(f"s3://{BUCKET}/k/x_spt.fits", None) == raw
-    assert len(instant_retries) == 2
-    # full jitter within the exponential caps
-    assert 0 <= instant_retries[0] <= sources.BACKOFF_BASE_S
-    assert 0 <= instant_retries[1] <= 2 * sources.BACKOFF_BASE_S
-
-    failures = iter([("SlowDown", 503)] * 10)
+    throttle_gets(monkeypatch, iter([("SlowDown", 503)] * 10))
     with pytest.raises(HstcrError, match=r"x_spt.fits: gave up after 3 attempts"):
-        read_fits_hdus(f"s3://{BUCKET}/k/x_spt.fits", None, retries=2)
+        partial(f"s3://{BUCKET}/k/x_spt.fits", None, retries=2)
+
+
+def test_s3_stream_that_breaks_is_read_again(s3, monkeypatch, instant_retries):
+    """A GET that succeeded but whose body stream broke is not botocore's to retry: the
+    reader asks again."""
+    from botocore.exceptions import IncompleteReadError
+    from botocore.response import StreamingBody
+
+    raw = make_spt()
+    s3.put_object(Bucket=BUCKET, Key="k/y_spt.fits", Body=raw)
+    real = StreamingBody.iter_chunks
+    breaks = iter([True])
+
+    def iter_chunks(self, chunk_size=1024):
+        if next(breaks, False):
+            raise IncompleteReadError(actual_bytes=0, expected_bytes=len(raw))
+        yield from real(self, chunk_size)
+
+    monkeypatch.setattr(StreamingBody, "iter_chunks", iter_chunks)
+    assert read_location(f"s3://{BUCKET}/k/y_spt.fits") == raw
+    assert len(instant_retries) == 1
 
 
 def test_s3_endpoint_override_with_moto_server(aws_env, monkeypatch):
@@ -301,7 +325,7 @@ def test_s3_endpoint_override_with_moto_server(aws_env, monkeypatch):
         assert files.bytes_read < files.bytes_total
         with fits.open(io.BytesIO(files["science"])) as hdul:
             assert len(hdul) == 5
-        assert sources.read_location(f"s3://{BUCKET}/{s3_key('jdr101abq', 'flt')}") == flt
+        assert read_location(f"s3://{BUCKET}/{s3_key('jdr101abq', 'flt')}") == flt
     finally:
         server.stop()
 
@@ -356,7 +380,7 @@ def test_https_server_ignoring_range_is_read_once():
     flt = make_flt()
     with responses.RequestsMock() as rsps:
         seen = serve_ranges(rsps, URL, flt, honour_range=False)
-        out = read_fits_hdus(URL)
+        out = partial(URL)
     assert len(seen) == 1  # one whole download, ranges cut from the spooled copy
     with fits.open(io.BytesIO(out)) as hdul:
         assert len(hdul) == 5
@@ -366,7 +390,7 @@ def test_https_not_found_and_fallback(s3):
     with responses.RequestsMock() as rsps:
         rsps.add(responses.GET, URL.partition("?")[0], status=404)
         with pytest.raises(HstcrError, match=r"uri=mast:HST/product/jdr101abq_flt.fits: not found"):
-            read_fits_hdus(URL)
+            partial(URL)
     # the s3 object is missing: the item's https URL is used instead
     flt, spt = make_flt(), make_spt()
     s3.put_object(Bucket=BUCKET, Key=s3_key("jdr101abq", "spt"), Body=spt)
@@ -379,18 +403,6 @@ def test_https_not_found_and_fallback(s3):
     item["urls"] = {}
     with pytest.raises(HstcrError, match="jdr101abq_flt.fits: not found"):
         fetch_dark_files(item)
-
-
-def test_open_location_local_and_remote(tmp_path, s3):
-    raw = make_spt()
-    (tmp_path / "a.fits").write_bytes(raw)
-    with sources.open_location(str(tmp_path / "a.fits")) as fh:
-        assert fh.read() == raw
-    s3.put_object(Bucket=BUCKET, Key="x/a.fits", Body=raw)
-    with sources.open_location(f"s3://{BUCKET}/x/a.fits") as fh:
-        assert fh.read() == raw
-    with pytest.raises(HstcrError, match="not found"):
-        sources.open_location(str(tmp_path / "b.fits"))
 
 
 def test_wfpc2_item_reads_all_three_roles(tmp_path):
@@ -416,7 +428,7 @@ def test_wfpc2_item_reads_all_three_roles(tmp_path):
 
 def test_local_directory_is_a_clear_error(tmp_path):
     with pytest.raises(HstcrError, match="read refused"):
-        read_fits_hdus(str(tmp_path))
+        partial(str(tmp_path))
 
 
 def test_partial_ramp_loads_with_the_ir_loader(tmp_path):

@@ -1,0 +1,65 @@
+"""Small reads and writes of ``s3://bucket/key`` objects: what the three Lambdas exchange.
+
+Every call goes through the one S3 client of the process
+(:func:`hstcr_common.remote.aws_client`: botocore standard retries, endpoint from boto3's
+own settings, which is how the tests point it at moto).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from ..model import HstcrError
+from ..remote import aws_client
+
+#: S3 error codes that mean "no such object" (``head_object`` answers a bare 404).
+_MISSING_CODES = ("404", "NoSuchKey", "NotFound")
+
+
+def split_s3(uri: str) -> tuple[str, str]:
+    """``s3://bucket/key`` -> ``(bucket, key)``; the key has no leading or trailing slash."""
+    m = re.match(r"^s3://([^/]+)/?(.*)$", uri or "")
+    if not m:
+        raise HstcrError(f"not an s3:// location: {uri!r}")
+    return m.group(1), m.group(2).strip("/")
+
+
+def join(root: str, *parts: str) -> str:
+    """``root/part/part``, one slash between parts whatever slashes they carry."""
+    return "/".join([root.rstrip("/"), *[p.strip("/") for p in parts if p]])
+
+
+def put(uri: str, body: bytes, content_type: str = "application/json") -> None:
+    """Write one object."""
+    bucket, key = split_s3(uri)
+    aws_client("s3").put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
+
+
+def exists(uri: str) -> bool:
+    """True when the object exists (a 404 is False; other errors propagate)."""
+    import botocore.exceptions
+
+    bucket, key = split_s3(uri)
+    try:
+        aws_client("s3").head_object(Bucket=bucket, Key=key)
+        return True
+    except botocore.exceptions.ClientError as err:
+        if str(err.response.get("Error", {}).get("Code")) in _MISSING_CODES:
+            return False
+        raise
+
+
+def list_uris(prefix: str) -> list[str]:
+    """Every object under the folder ``prefix`` (``s3://bucket/a/b`` lists ``a/b/...``)."""
+    bucket, key = split_s3(prefix)
+    paginator = aws_client("s3").get_paginator("list_objects_v2")
+    return [f"s3://{bucket}/{obj['Key']}"
+            for page in paginator.paginate(Bucket=bucket, Prefix=f"{key}/" if key else "")
+            for obj in page.get("Contents", [])]
+
+
+def read_json(uri: str):
+    """The parsed JSON body of one object."""
+    bucket, key = split_s3(uri)
+    return json.loads(aws_client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
