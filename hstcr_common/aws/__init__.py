@@ -9,13 +9,13 @@ writes them.  Client side, what ``hstcr aws`` runs on a laptop: ``client``
 
 from __future__ import annotations
 
-import importlib
+from .._exports import attach
 
-# name -> submodule: imported on first use, so a package costs nothing until a name
-# from it is needed (the Lambda worker never pays for DuckDB or matplotlib) and no
-# import order can form a cycle.
+# name -> submodule, imported on first use (see hstcr_common/_exports.py)
 _EXPORTS = {
     "CONSOLE": "client",
+    "ENV_MAX_CONCURRENCY": "runs",
+    "METRICS_NAMESPACE": "observe",
     "MANIFEST_NAME": "runs",
     "RESULTS_DIR": "runs",
     "RESULT_SCHEMA_FIELDS": "summarize",
@@ -23,27 +23,18 @@ _EXPORTS = {
     "console_url": "client",
     "execution_status": "client",
     "group_items": "plan",
+    "instrumented": "observe",
+    "logger": "observe",
+    "metrics": "observe",
     "plan_run": "plan",
     "process_event": "process",
+    "record_darks": "observe",
     "results_table": "summarize",
     "split_s3": "s3io",
     "stack_outputs": "client",
     "submit": "client",
+    "tracer": "observe",
     "summarize_run": "summarize",
 }
 
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str):
-    try:
-        module = _EXPORTS[name]
-    except KeyError:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__, __all__ = attach(__name__, _EXPORTS)

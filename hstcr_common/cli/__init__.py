@@ -21,6 +21,7 @@ COMMAND_MODULES: dict[str, tuple[str, str]] = {
     "run": ("run", "Process darks into the Parquet lake (folder, manifest or MAST plan)."),
     "query": ("query", "SQL over the lake with DuckDB; named analyses."),
     "plot": ("plot", "Plots from the named analyses (PNG)."),
+    "show": ("show", "One dark with its cosmic rays outlined (PNG); DS9 regions, segmentation FITS."),
     "columns": ("columns", "The data dictionary: every lake column's unit and description."),
     "demo": ("demo", "Offline demo: synthetic darks -> lake -> summary + plots."),
     "sample": ("sample", "Write synthetic darks (MAST-shaped FITS) with cosmic-ray truth."),

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
+from .._exports import attach
 
-# name -> submodule: imported on first use, so a package costs nothing until a name
-# from it is needed (the Lambda worker never pays for DuckDB or matplotlib) and no
-# import order can form a cycle.
+# name -> submodule, imported on first use (see hstcr_common/_exports.py)
 _EXPORTS = {
     "ChipDetection": "catalogue",
     "HOT_PIXEL_TEST": "find",
@@ -47,18 +45,4 @@ _EXPORTS = {
     "valid_differences": "ramp_noise",
 }
 
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str):
-    try:
-        module = _EXPORTS[name]
-    except KeyError:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__, __all__ = attach(__name__, _EXPORTS)

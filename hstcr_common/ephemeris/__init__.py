@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
+from .._exports import attach
 
-# name -> submodule: imported on first use, so a package costs nothing until a name
-# from it is needed (the Lambda worker never pays for DuckDB or matplotlib) and no
-# import order can form a cycle.
+# name -> submodule, imported on first use (see hstcr_common/_exports.py)
 _EXPORTS = {
     "ExposureTiming": "timing",
     "MAX_TRACK_DAYS": "orbit",
@@ -27,6 +25,7 @@ _EXPORTS = {
     "geomagnetic_latitude_deg": "geomag",
     "hst_position_gcrs": "orbit",
     "integration_time": "timing",
+    "integration_time_2021": "timing",
     "mjd_to_datetime": "timing",
     "readout_time_s": "timing",
     "sample_offsets_s": "orbit",
@@ -34,18 +33,4 @@ _EXPORTS = {
     "track_for_dark": "orbit",
 }
 
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str):
-    try:
-        module = _EXPORTS[name]
-    except KeyError:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__, __all__ = attach(__name__, _EXPORTS)

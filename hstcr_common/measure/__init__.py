@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
+from .._exports import attach
 
-# name -> submodule: imported on first use, so a package costs nothing until a name
-# from it is needed (the Lambda worker never pays for DuckDB or matplotlib) and no
-# import order can form a cycle.
+# name -> submodule, imported on first use (see hstcr_common/_exports.py)
 _EXPORTS = {
     "EIGHT": "connectivity",
     "HALF_NEIGHBOURS_8": "connectivity",
@@ -16,25 +14,16 @@ _EXPORTS = {
     "add_halo": "halo",
     "background_at": "background",
     "background_mean": "background",
+    "contains": "connectivity",
+    "CosmicRayLabels": "labelled",
+    "grow_halo": "halo",
     "label_cosmic_rays": "label",
+    "mask_components": "label",
     "measure_cosmic_rays": "moments",
+    "neighbour_positions": "connectivity",
     "pointer_jump": "split",
     "robust_background": "background",
     "split_components": "split",
 }
 
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str):
-    try:
-        module = _EXPORTS[name]
-    except KeyError:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__, __all__ = attach(__name__, _EXPORTS)

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import importlib
+from .._exports import attach
 
-# name -> submodule: imported on first use, so a package costs nothing until a name
-# from it is needed (the Lambda worker never pays for DuckDB or matplotlib) and no
-# import order can form a cycle.
+# name -> submodule, imported on first use (see hstcr_common/_exports.py)
 _EXPORTS = {
     "CCD_METHODS": "constants",
     "Chip": "dark",
     "CosmicRayCatalog": "catalog",
+    "AutoParams": "params",
     "CountParams": "params",
     "DEFAULT_METHOD": "constants",
     "Dark": "dark",
@@ -37,6 +36,7 @@ _EXPORTS = {
     "PARAMS_BY_METHOD": "params",
     "REFERENCE_CR_RATE_S_CM2": "constants",
     "RampParams": "params",
+    "ReferenceParams": "params",
     "SEARCHED_AREA_RULES": "params",
     "SECONDS_PER_DAY": "constants",
     "SILICON_EV_PER_PAIR": "constants",
@@ -52,18 +52,4 @@ _EXPORTS = {
     "truthy": "constants",
 }
 
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str):
-    try:
-        module = _EXPORTS[name]
-    except KeyError:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__, __all__ = attach(__name__, _EXPORTS)

@@ -60,17 +60,27 @@ class CosmicRayCatalog:
         return (self.energy_e * (EV_PER_ELECTRON * 1e-3)).astype(np.float32)
 
     @classmethod
-    def empty(cls) -> "CosmicRayCatalog":
+    def empty(cls, optional: tuple[str, ...] = ()) -> "CosmicRayCatalog":
+        """No cosmic rays.  Optional columns are None unless named in ``optional`` (then
+        zero-length arrays: a method that fills them gives them even for no rows)."""
+        unknown = set(optional) - set(_OPTIONAL_FILL)
+        if unknown:
+            raise ValueError(f"not optional catalogue columns: {sorted(unknown)}")
         kw = {}
         for f in fields(cls):
-            if f.name in _OPTIONAL_FILL:
+            if f.name in _OPTIONAL_FILL and f.name not in optional:
                 continue
             kw[f.name] = np.zeros(1 if f.name == "pixel_offsets" else 0, dtype=_DTYPES[f.name])
         return cls(**kw)
 
     @classmethod
     def concat(cls, parts: list["CosmicRayCatalog"]) -> "CosmicRayCatalog":
-        """Join catalogues (e.g. one per chip), renumbering ``cr_id`` 1..n."""
+        """Join catalogues (e.g. one per chip), renumbering ``cr_id`` 1..n.
+
+        An optional column is None only if it is None in every part; otherwise parts
+        without it contribute its fill (``n_core_pixels`` -1, ``saturated`` False,
+        ``read_index`` -1, ``arrival_time_s`` NaN).
+        """
         parts = [p for p in parts if p is not None]
         if not parts:
             return cls.empty()
