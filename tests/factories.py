@@ -59,6 +59,9 @@ class FakeTiming:
         self.flashdur_s = 0.0
         self.integration_time_s = exptime + 15
         self.integration_rule = "DARKTIME"
+        self.readout_time_s = 15.0
+        self.integration_time_2021_s = exptime + self.readout_time_s
+        self.short_exposure = exptime < self.readout_time_s
 
 
 class FakeTrack:

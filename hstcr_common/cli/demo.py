@@ -66,8 +66,10 @@ def generate_darks(out: Path, scale: float = 1.0) -> dict[str, dict]:
                                       date=month + dt.timedelta(days=2 + 3 * i, hours=2))
                     counts[f.dataset] = f.truth.num_rows
             else:
+                # realistic conditions (hot pixels, CTE, flash ... of this detector on this
+                # date), so the rate map and figures show what real darks would show
                 darks = write_sample(det_id, n, sub, seed=seed, start=month + dt.timedelta(hours=1),
-                                     cr_rate_per_s_cm2=INJECTED_RATE)
+                                     cr_rate_per_s_cm2=INJECTED_RATE, conditions="realistic")
                 counts.update({d.dataset: d.truth.num_rows for d in darks})
         if counts:
             marker.write_text(json.dumps(counts))

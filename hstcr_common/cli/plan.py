@@ -33,8 +33,8 @@ def command(instrument, start_month, end_month, out, min_exptime, max_exptime, p
                                      max_exptime=max_exptime, pagesize=pagesize):
             plans.append(plan)
             note = "" if plan.active else "  (detector not in use: not queried)"
-            dropped = f"  dropped: {plan.subarray} subarray, {plan.incomplete} incomplete" \
-                if plan.subarray or plan.incomplete else ""
+            dropped = (f"  of which {plan.subarray} subarray" if plan.subarray else "") + \
+                (f"  dropped: {plan.incomplete} incomplete" if plan.incomplete else "")
             click.echo(f"{plan.month}  {plan.darks:5d} darks  {plan.bytes_full / 1e9:8.2f} GB{dropped}{note}",
                        err=True)
             yield from plan.items

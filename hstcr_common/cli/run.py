@@ -161,7 +161,11 @@ def _stopped(exc, lake: str, as_json: bool) -> None:
 @click.option("--end", help="Last month YYYY-MM (default: --start).")
 @click.option("--lake", default=DEFAULT_LAKE, show_default=True, help="Lake root: folder or s3://bucket/prefix.")
 @click.option("--method", type=click.Choice(CCD_METHODS), default=DEFAULT_METHOD,
-              show_default=True, help="CCD detection method (IR darks always use 'ramp').")
+              show_default=True,
+              help="CCD detection method (IR darks always use 'ramp').  auto: darks grouped by "
+                   "set-up (detector, CCDAMP, gain, EXPTIME, FLASHDUR, month), each searched "
+                   "against its group's reference; a dark with no group by threshold.  The "
+                   "lake records the method used and why.")
 @click.option("--param", "param_pairs", multiple=True, metavar="KEY=VALUE",
               help="Detection parameter (repeatable), e.g. --param seed_sigma=6.")
 @click.option("--workers", type=int, default=None, help="Processes (default: all cores).")

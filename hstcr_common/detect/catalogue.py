@@ -25,6 +25,7 @@ from ..model import CosmicRayCatalog, CountParams, Dark, DetectionSummary, Hstcr
 from ..model import LabelParams, SEARCHED_AREA_RULES
 from ..measure import NEIGHBOURS_8
 from .coincidence import coincidence_correction, mean_touching_area
+from .dq import saturated_mask
 
 
 @dataclass
@@ -45,6 +46,9 @@ class ChipDetection:
     bad : ndarray of bool, (ny, nx)
         Pixels never searched and never in a halo (DQ-bad and unflagged hot pixels).
     notes : list of str
+    saturated : ndarray of bool, (ny, nx), optional
+        Saturated pixels (searched, kept in the footprint they touch); the cosmic rays
+        holding one are flagged ``saturated``.  None: none known.
     """
 
     mask: np.ndarray | tuple[np.ndarray, np.ndarray]
@@ -53,6 +57,7 @@ class ChipDetection:
     noise_e: float
     bad: np.ndarray
     notes: list[str] = field(default_factory=list)
+    saturated: np.ndarray | None = None
 
 
 def searched_pixel_count(bad: np.ndarray, rule: str = "detectable") -> int:
@@ -113,6 +118,14 @@ def _coincidence_estimate(catalog: CosmicRayCatalog, parts: list[CosmicRayCatalo
                       f"n_cr_corrected = max(n_cr, model)")
 
 
+def _core_pixels(mask) -> int:
+    """Pixels of a detection (mask, or kept components), before any halo ring."""
+    if isinstance(mask, tuple):
+        label_image, keep = mask
+        return int(np.bincount(label_image.ravel(), minlength=keep.size)[keep].sum())
+    return int(np.count_nonzero(mask))
+
+
 def catalog_and_summary(dark: Dark, method: str, chips: list[ChipDetection],
                         label: LabelParams, count: CountParams, recorded: dict,
                         notes: list[str]) -> tuple[CosmicRayCatalog, DetectionSummary]:
@@ -134,15 +147,22 @@ def catalog_and_summary(dark: Dark, method: str, chips: list[ChipDetection],
     parts, notes = [], list(notes)
     for ci, chip in enumerate(chips):
         notes += [f"chip {dark.chips[ci].name}: {t}" for t in chip.notes]
-    n_components = searched = 0
+    n_components = searched = core = 0
     for ci, chip in enumerate(chips):
         # a mask, or (label_image, keep) components from the threshold hysteresis
         comps = chip.mask if isinstance(chip.mask, tuple) else None
-        labels, n, n_merged, chip_notes = label_cosmic_rays(
+        saturated = chip.saturated
+        if saturated is None:       # a detection that did not say: the product's DQ does
+            saturated = saturated_mask(dark.chips[ci], dark.detector) & ~chip.bad
+        labelled = label_cosmic_rays(
             None if comps else chip.mask, chip.image_e, params=label, noise_e=chip.noise_e,
-            background_e=chip.background_e, halo_exclude=chip.bad, components=comps)
-        parts.append(measure_cosmic_rays(labels, n, chip.image_e, background_e=chip.background_e,
-                                         n_merged=n_merged, chip_index=ci))
+            background_e=chip.background_e, halo_exclude=chip.bad, components=comps,
+            saturated=saturated)
+        # attributes, not tuple unpacking: unpacking builds the chip-sized label image
+        n, n_merged, chip_notes = labelled.n, labelled.n_merged, labelled.notes
+        core += _core_pixels(chip.mask)
+        parts.append(measure_cosmic_rays(labelled, n, chip.image_e,
+                                         background_e=chip.background_e, chip_index=ci))
         n_components += int(round(float(np.sum(1.0 / n_merged)))) if n else 0
         searched += searched_pixel_count(chip.bad, count.searched_area)
         notes += [f"chip {dark.chips[ci].name}: {t}" for t in chip_notes]
@@ -154,8 +174,10 @@ def catalog_and_summary(dark: Dark, method: str, chips: list[ChipDetection],
                                                n_components, searched)
         n_corrected = max(float(n_cr), estimate)
         notes.append(note)
+    n_saturated = int(np.count_nonzero(catalog.saturated)) if catalog.saturated is not None else 0
     summary = DetectionSummary(
         method=method, params=recorded, n_cr=n_cr, n_cr_split=n_cr - n_components,
         n_cr_corrected=n_corrected, searched_pixels=searched,
-        searched_area_cm2=searched * dark.detector.pixel_area_cm2, notes=notes)
+        searched_area_cm2=searched * dark.detector.pixel_area_cm2, notes=notes,
+        occupancy=core / searched if searched else float("nan"), n_saturated=n_saturated)
     return catalog, summary

@@ -15,6 +15,11 @@ import math
 
 import numpy as np
 
+#: bound on the (pair, shift) keys built per estimate: ~1000 pairs of typical 10-pixel
+#: footprints need ~1e6; larger footprints get fewer pairs
+MAX_PAIR_WORK = 4_000_000
+MIN_PAIRS = 10
+
 
 def mean_touching_area(pixel_offsets: np.ndarray, pixel_x: np.ndarray, pixel_y: np.ndarray,
                        *, n_pairs: int = 1000, max_pixels: int = 300,
@@ -47,6 +52,11 @@ def mean_touching_area(pixel_offsets: np.ndarray, pixel_x: np.ndarray, pixel_y: 
         return 0.0
     i = rng.choice(usable, n_pairs)
     j = rng.choice(usable, n_pairs)
+    # the work is sum(9 |A| |B|) over pairs: bound it, so a frame of large footprints (a
+    # star field, a subarray full of bleeding columns) costs milliseconds, not seconds
+    work = np.cumsum(9 * sizes[i] * sizes[j])
+    n_pairs = max(int(np.searchsorted(work, MAX_PAIR_WORK)), min(MIN_PAIRS, n_pairs))
+    i, j = i[:n_pairs], j[:n_pairs]
     starts = pixel_offsets
     px = np.asarray(pixel_x, dtype=np.int64)
     py = np.asarray(pixel_y, dtype=np.int64)
@@ -88,7 +98,9 @@ def coincidence_correction(n_components: int, searched_pixels: int,
     touching area X (:func:`mean_touching_area`), each footprint touches another with
     probability ``1 - exp(-N X / S)``; to first order the number of connected components is
     ``N exp(-N X / (2 S))`` (every touching pair removes one).  This solves that for N by
-    fixed-point iteration.
+    fixed-point iteration.  The component count of that model peaks at ``N = 2 S / X``
+    (``2 S / (e X)`` components); a frame with more components than that is beyond the
+    model (footprints cover it: a star field, not a dark) and gets the peak's N.
 
     Returns
     -------
@@ -97,6 +109,9 @@ def coincidence_correction(n_components: int, searched_pixels: int,
     """
     if n_components <= 0 or searched_pixels <= 0 or touching_area_px <= 0:
         return float(max(n_components, 0))
+    n_peak = 2.0 * searched_pixels / touching_area_px
+    if n_components >= n_peak / math.e:
+        return float(max(n_peak, n_components))
     n = float(n_components)
     for _ in range(100):
         new = n_components * math.exp(n * touching_area_px / (2.0 * searched_pixels))

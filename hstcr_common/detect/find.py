@@ -2,6 +2,10 @@
 
 Methods (``params.method``)
 ---------------------------
+``auto``
+    The default.  A group of darks of one set-up: each dark against the group's reference
+    (:func:`hstcr_common.detect.find_cosmic_rays_reference`, planned by ``hstcr run``).
+    One dark alone, as here: ``threshold`` at its defaults, and the summary says why.
 ``threshold``
     One dark alone: hysteresis thresholding (:mod:`.threshold`).
 ``dq``
@@ -29,49 +33,30 @@ over the ~12 pixels of a cosmic ray, plus the Fano noise of the charge itself.
 
 from __future__ import annotations
 
+import dataclasses
+
 from ..instruments import Detector
-from ..measure import background_mean
 from ..model import DEFAULT_METHOD, Chip, CosmicRayCatalog, Dark, DetectionSummary
 from ..model import DqParams, HstcrError, MethodParams, ThresholdParams, parse_params
 from .catalogue import ChipDetection, catalog_and_summary
-from .dq import bad_pixel_mask, detect_dq, require_cr_flags
+from .dq import require_cr_flags
 from .ramp import find_ir_cosmic_rays
-from .threshold import chip_noise, detect_threshold, find_spikes
+from .single import dq_chip, threshold_chip
 
-#: the hot-pixel test ``dq`` masks unflagged hot pixels with: the threshold method's defaults
-HOT_PIXEL_TEST = ThresholdParams()
+#: what ``auto`` does with a dark that has no group of its set-up
+#: (the strongest single-dark hot-pixel rejection: isolated hot pixels, pairs, clusters and
+#: their CTE trails, at a cost of ~2.5 % of the faint compact cosmic rays)
+NO_GROUP_PARAMS = ThresholdParams(reject_sharp_clusters=True)
+NO_GROUP_REASON = ("no group of the same set-up: threshold with hot-pixel rejection "
+                   "(isolated, pairs, clusters, CTE trails)")
 
 
 def _detect_chip(chip: Chip, detector: Detector,
                  params: ThresholdParams | DqParams) -> ChipDetection:
-    """One chip's detection (threshold or dq), its background, noise and masked pixels."""
-    bad = bad_pixel_mask(chip, detector)
-    # the lower-half estimator ignores cosmic rays, so one estimate serves both methods
-    level, sigma = chip_noise(chip, ~bad)
+    """One chip's detection (threshold or dq) against its local background (:mod:`.single`)."""
     if isinstance(params, ThresholdParams):
-        # components, not a mask: the hysteresis labelling is reused at labelling time
-        mask, spikes = detect_threshold(chip, detector, params, bad=bad,
-                                        background=(level, sigma), return_spikes=True,
-                                        return_components=True)
-        # energies need the background's mean, not the median the thresholds used
-        mean_level = background_mean(chip.science, bad | spikes, level, sigma,
-                                     exclude_components=mask)
-    else:
-        # a cosmic ray's flagged footprint or halo can hold an unflagged hot pixel whose
-        # charge is not the cosmic ray's: find and mask those the same way
-        spikes = find_spikes(chip.science, bad, sigma, level_e=level,
-                             min_sigma=HOT_PIXEL_TEST.seed_sigma,
-                             neighbour_fraction=HOT_PIXEL_TEST.hot_neighbour_fraction,
-                             neighbour_sigma=HOT_PIXEL_TEST.hot_neighbour_sigma)
-        mask = detect_dq(chip, detector, bad=bad | spikes)
-        mean_level = background_mean(chip.science, mask | bad | spikes, level, sigma)
-    return ChipDetection(
-        mask=mask, image_e=chip.science, background_e=mean_level, noise_e=sigma,
-        # unflagged hot pixels found: masked like flagged ones (not in any footprint/halo)
-        bad=bad | spikes,
-        notes=[f"{int(spikes.sum())} unflagged hot pixels masked",
-               f"background median {level:.2f} e-, mean away from cosmic rays "
-               f"{mean_level:.2f} e-, noise {sigma:.2f} e-"])
+        return threshold_chip(chip, detector, params)
+    return dq_chip(chip, detector)
 
 
 def _params_of(dark: Dark, params: MethodParams | str | None, method: str | None,
@@ -117,8 +102,15 @@ def find_cosmic_rays(dark: Dark, params: MethodParams | str | None = None, *,
         included).
     """
     params = _params_of(dark, params, method, values)
-    if params.method == "ramp":
-        return find_ir_cosmic_rays(dark, params)
+    if params.method == "auto" and dark.detector.kind == "ccd":
+        # one dark has no group to build a reference from: the single-dark method
+        # threshold's own defaults, with the labelling and counting asked for
+        catalog, summary = find_cosmic_rays(dark, dataclasses.replace(
+            NO_GROUP_PARAMS, label=params.label, count=params.count))
+        summary.method_reason = NO_GROUP_REASON
+        return catalog, summary
+    if params.method in ("ramp", "auto"):
+        return find_ir_cosmic_rays(dark, params if params.method == "ramp" else None)
     if dark.detector.kind != "ccd":
         raise HstcrError(f"{dark.dataset}: method {params.method!r} is for CCDs; "
                          f"{dark.detector.name} darks use 'ramp'", stage="detect")

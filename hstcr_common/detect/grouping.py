@@ -101,3 +101,89 @@ def group_for_stack(records: Iterable[Any], max_size: int = MAX_GROUP) -> list[l
         bounds = np.linspace(0, len(members), n_groups + 1).round().astype(int)
         groups += [members[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
     return groups
+
+
+# --------------------------------------------------------------------------- method auto
+
+def _period_of(record: Any) -> str:
+    """Anneal cycle when the record names one, else the calendar month."""
+    anneal = _get(record, "anneal_cycle", "anneal")
+    return f"anneal {anneal}" if anneal not in (None, "") else _month_of(record)
+
+
+def setup_key(record: Any) -> tuple:
+    """What darks must share to have one reference, EXPTIME aside: detector, CCDAMP, gain,
+    FLASHDUR and period (anneal cycle, else month)."""
+    instrument, ccdamp, _, gain, _ = group_key(record)
+    flash = _get(record, "flashdur_s", "flashdur")
+    return (instrument, ccdamp.strip().upper(), gain,
+            None if flash is None else round(float(flash), 1), _period_of(record))
+
+
+def _exptime_runs(members: list, tolerance: float) -> list[list]:
+    """Members split where consecutive EXPTIMEs (sorted) differ by more than ``tolerance``
+    (a fraction of the larger); members without EXPTIME form their own run."""
+    known = sorted((m for m in members if _get(m, "exptime_s", "exptime") is not None),
+                   key=lambda m: float(_get(m, "exptime_s", "exptime")))
+    runs: list[list] = []
+    last = None
+    for m in known:
+        t = float(_get(m, "exptime_s", "exptime"))
+        if last is None or t - last > tolerance * max(abs(t), 1e-9):
+            runs.append([])
+        runs[-1].append(m)
+        last = t
+    unknown = [m for m in members if _get(m, "exptime_s", "exptime") is None]
+    return runs + ([unknown] if unknown else [])
+
+
+def plan_groups(records: Iterable[Any], *, max_size: int = MAX_GROUP,
+                exptime_tolerance: float = 0.02) -> list[list[Any]]:
+    """Groups of darks for method ``auto``: one set-up, close in time.
+
+    Darks go together when they share detector, CCDAMP, gain, FLASHDUR (to 0.1 s), period
+    (``anneal_cycle`` when the records carry one, else the calendar month) and an EXPTIME
+    within ``exptime_tolerance`` (fraction) of their neighbour's.  A group over ``max_size``
+    is cut, in time order, into the fewest near-equal groups.  Deterministic: groups ordered
+    by key, members by time then dataset.  A group of one is returned too (the caller falls
+    back to a single-dark method for it).
+
+    Parameters
+    ----------
+    records : iterable
+        Dicts or objects with some of ``instrument``, ``ccdamp``, ``ccdgain``/``gain``,
+        ``flashdur_s``, ``exptime_s``, ``anneal_cycle``, ``month``/``date_obs``/
+        ``expstart_mjd``, ``dataset``.
+    max_size : int
+    exptime_tolerance : float
+
+    Returns
+    -------
+    list of list
+    """
+    buckets: dict[tuple, list] = {}
+    for rec in records:
+        buckets.setdefault(setup_key(rec), []).append(rec)
+    groups = []
+    for key in sorted(buckets, key=lambda k: tuple("" if v is None else str(v) for v in k)):
+        for run in _exptime_runs(buckets[key], exptime_tolerance):
+            members = sorted(run, key=lambda r: (_time_of(r), str(_get(r, "dataset", default=""))))
+            n_groups = -(-len(members) // max_size)
+            bounds = np.linspace(0, len(members), n_groups + 1).round().astype(int)
+            groups += [members[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+    return groups
+
+
+def describe_group(members: list) -> str:
+    """``group of 5 darks (acs_wfc, CCDAMP ABCD, gain 2, 1000 s, 2019-03)``."""
+    instrument, ccdamp, gain, flash, period = setup_key(members[0])
+    times = sorted({float(_get(m, "exptime_s", "exptime")) for m in members
+                    if _get(m, "exptime_s", "exptime") is not None})
+    exptime = ("EXPTIME ?" if not times else f"{times[0]:g} s" if len(times) == 1
+               else f"{times[0]:g}-{times[-1]:g} s")
+    parts = [instrument or "?", f"CCDAMP {ccdamp or '?'}",
+             f"gain {gain:g}" if gain is not None else "gain ?", exptime]
+    if flash:
+        parts.append(f"flash {flash:g} s")
+    parts.append(period or "date ?")
+    return f"group of {len(members)} darks ({', '.join(parts)})"

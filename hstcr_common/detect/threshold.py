@@ -1,16 +1,18 @@
 """Method ``threshold``: the cosmic rays of one dark alone, by hysteresis thresholding.
 
-Robust chip background and noise come from the lower half of the pixel distribution
-(:func:`hstcr_common.measure.robust_background`); *seed* pixels ``seed_sigma`` above it are
-grown into their 8-connected halo down to ``grow_sigma``; bad pixels are masked.  Unflagged
-hot pixels are recognised by shape and masked like flagged ones: a hot pixel is one bright
-pixel whose eight neighbours hold only noise, while charge diffusion always spreads a cosmic
-ray's charge into its neighbours (:func:`find_spikes`).
+The background and noise are smooth local maps (:func:`.local_background.local_background`:
+per amplifier region, 64-pixel boxes, robust to cosmic rays and hot pixels), or one chip
+level (:func:`chip_noise`).  *Seed* pixels ``seed_sigma`` above the background are grown
+into their 8-connected halo down to ``grow_sigma``; bad pixels are masked (saturated pixels
+are not bad: they are charge, and stay in the footprint they touch).  Unflagged hot pixels
+are recognised by their sharp edges and masked like flagged ones (:mod:`.hotpixels`): a
+single bright pixel whose neighbours hold only noise (:func:`find_spikes`), and small
+components -- pairs and clusters of hot pixels, a hot pixel's CTE trail -- whose side
+neighbours hold no charge, while charge diffusion always spreads a cosmic ray's charge into
+its neighbours (:func:`.hotpixels.sharp_components`).
 """
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 from scipy import ndimage
@@ -18,7 +20,11 @@ from scipy import ndimage
 from ..instruments import Detector
 from ..measure import EIGHT, NEIGHBOURS_8, robust_background
 from ..model import Chip, ThresholdParams
-from .dq import bad_pixel_mask
+from .dq import bad_pixel_mask, saturated_mask
+from .hotpixels import sharp_components, spike_flags, trail_direction
+
+#: passes of the spike test, each with the spikes found so far masked
+SPIKE_PASSES = 3
 
 
 def chip_noise(chip: Chip, valid: np.ndarray) -> tuple[float, float]:
@@ -32,9 +38,9 @@ def chip_noise(chip: Chip, valid: np.ndarray) -> tuple[float, float]:
     return level, max(sigma, floor, 1e-3)
 
 
-def find_spikes(image_e: np.ndarray, bad: np.ndarray, noise_e: float, *, min_sigma: float,
+def find_spikes(image_e: np.ndarray, bad: np.ndarray, noise_e, *, min_sigma: float,
                 neighbour_fraction: float, neighbour_sigma: float,
-                level_e: float = 0.0) -> np.ndarray:
+                level_e=0.0) -> np.ndarray:
     """Unflagged hot pixels: single bright pixels whose neighbours hold only noise.
 
     A pixel is a *spike* when it stands ``min_sigma`` noise sigmas above the background and
@@ -53,49 +59,54 @@ def find_spikes(image_e: np.ndarray, bad: np.ndarray, noise_e: float, *, min_sig
         Electrons.
     bad : ndarray of bool
         Bad pixels (count as 0 among the neighbours; never spikes themselves).
-    noise_e : float
+    noise_e : float or ndarray (ny, nx)
         Pixel noise (e- rms).
     min_sigma : float
         Pixels examined (noise sigmas; :attr:`ThresholdParams.seed_sigma`).
     neighbour_fraction, neighbour_sigma : float
         :attr:`ThresholdParams.hot_neighbour_fraction`, :attr:`ThresholdParams.hot_neighbour_sigma`.
-    level_e : float
-        Background level of ``image_e`` (e-), removed from the examined pixels only.
+    level_e : float or ndarray (ny, nx)
+        Background of ``image_e`` (e-), removed from the examined pixels only.
 
     Returns
     -------
     ndarray of bool, (ny, nx)
     """
-    cand = np.flatnonzero((image_e > level_e + min_sigma * noise_e) & ~bad)
+    cand = np.flatnonzero((image_e > np.add(level_e, np.multiply(min_sigma, noise_e))) & ~bad)
     spikes = np.zeros(image_e.shape, dtype=bool)
-    spikes.ravel()[cand[_spike_flags(image_e, bad, cand, noise_e, neighbour_fraction,
-                                     neighbour_sigma, level_e)]] = True
+    spikes.ravel()[cand[spike_flags(image_e, bad, cand, noise_e, neighbour_fraction,
+                                    neighbour_sigma, level_e)]] = True
     return spikes
 
 
-def _spike_flags(image_e: np.ndarray, bad: np.ndarray, cand: np.ndarray, noise_e: float,
-                 neighbour_fraction: float, neighbour_sigma: float,
-                 level_e: float) -> np.ndarray:
-    """The :func:`find_spikes` test for the flat pixel indices ``cand`` (bool per pixel)."""
-    ny, nx = image_e.shape
-    if cand.size == 0:
-        return np.zeros(0, dtype=bool)
-    py, px = np.divmod(cand, nx)
-    flat = image_e.ravel()
-    bflat = bad.ravel()
-    neighbours = np.zeros(cand.size, dtype=np.float64)
+def _above(image: np.ndarray, level, sigma, n_sigma: float) -> np.ndarray:
+    """``image > level + n_sigma * sigma`` for scalar or map background (one temporary)."""
+    if np.ndim(level) or np.ndim(sigma):
+        limit = np.multiply(sigma, np.float32(n_sigma), dtype=np.float32)
+        limit += level
+        return image > limit
+    return image > level + n_sigma * sigma
+
+
+def _next_to_brighter(image: np.ndarray, spike_idx: np.ndarray,
+                      idx: np.ndarray) -> np.ndarray:
+    """Which of the flat indices ``idx`` have an 8-neighbour in ``spike_idx`` brighter than
+    themselves (bool per ``idx``)."""
+    ny, nx = image.shape
+    bright = np.full(ny * nx, -np.inf, dtype=np.float32)
+    bright[spike_idx] = image.ravel()[spike_idx]
+    y, x = np.divmod(idx, nx)
+    best = np.full(idx.size, -np.inf, dtype=np.float32)
     for dy, dx in NEIGHBOURS_8:
-        ok = (py + dy >= 0) & (py + dy < ny) & (px + dx >= 0) & (px + dx < nx)
-        q = cand[ok] + (dy * nx + dx)
-        neighbours[ok] += np.where(bflat[q], 0.0, flat[q] - level_e)
-    value = flat[cand].astype(np.float64) - level_e
-    limit = np.maximum(neighbour_fraction * value, neighbour_sigma * noise_e * math.sqrt(8.0))
-    return neighbours < limit
+        ok = (y + dy >= 0) & (y + dy < ny) & (x + dx >= 0) & (x + dx < nx)
+        best[ok] = np.maximum(best[ok], bright[idx[ok] + dy * nx + dx])
+    return best > image.ravel()[idx]
 
 
 def detect_threshold(chip: Chip, detector: Detector, params: ThresholdParams, *,
                      bad: np.ndarray | None = None,
-                     background: tuple[float, float] | None = None,
+                     background: tuple | None = None,
+                     saturated: np.ndarray | None = None,
                      return_spikes: bool = False, return_components: bool = False):
     """Cosmic rays of one chip of one dark by hysteresis thresholding (see module docstring).
 
@@ -105,18 +116,22 @@ def detect_threshold(chip: Chip, detector: Detector, params: ThresholdParams, *,
         Science in electrons.
     detector : Detector
     params : ThresholdParams
-        ``seed_sigma``, ``grow_sigma`` and the hot-pixel test (spikes are treated as bad
+        ``seed_sigma``, ``grow_sigma`` and the spike test (hot pixels are treated as bad
         pixels); the label settings are not used here.
     bad : ndarray of bool, optional
-        Bad pixels; from the DQ when None.
+        Bad pixels; from the DQ when None (:func:`.dq.bad_pixel_mask`: saturation is not bad).
     background : (level_e, sigma_e), optional
-        Chip background and noise; estimated when None.
+        Background and noise (e-), each a float or an (ny, nx) map; the chip's robust level
+        and noise (:func:`chip_noise`) when None.
+    saturated : ndarray of bool, optional
+        Saturated pixels (:func:`.dq.saturated_mask` when None): never hot pixels.
     return_spikes : bool
-        Also return the spikes (unflagged hot pixels) found.
+        Also return the unflagged hot pixels found (isolated ones and the pixels of sharp
+        components).
     return_components : bool
         Return ``(label_image, keep)`` -- the 8-connected components of the grow mask and
-        which hold a seed -- instead of the mask (``keep[label_image]``), so labelling need
-        not be done twice (:func:`hstcr_common.measure.label_cosmic_rays` ``components``).
+        which are cosmic rays -- instead of the mask (``keep[label_image]``), so labelling
+        need not be done twice (:func:`hstcr_common.measure.label_cosmic_rays` ``components``).
 
     Returns
     -------
@@ -126,24 +141,51 @@ def detect_threshold(chip: Chip, detector: Detector, params: ThresholdParams, *,
     """
     if bad is None:
         bad = bad_pixel_mask(chip, detector)
+    if saturated is None:
+        saturated = saturated_mask(chip, detector) & ~bad
     level, sigma = background if background is not None else chip_noise(chip, ~bad)
     image = chip.science
     # Pixels above the seed threshold are either seeds or spikes (the spike test looks at
     # exactly these), so both come from one pass over the frame and stay index lists; the
     # hysteresis labels the grow mask once and keeps the components holding a seed.
-    above = np.flatnonzero(image > level + params.seed_sigma * sigma)
+    above = np.flatnonzero(_above(image, level, sigma, params.seed_sigma))
     above = above[~bad.ravel()[above]]
-    is_spike = _spike_flags(image, bad, above, sigma, params.hot_neighbour_fraction,
-                            params.hot_neighbour_sigma, level)
-    spike_idx, seed_idx = above[is_spike], above[~is_spike]
     spikes = np.zeros(image.shape, dtype=bool)
-    spikes.ravel()[spike_idx] = True
-    grow = image > level + params.grow_sigma * sigma
+    seed_idx = above[~saturated.ravel()[above]]
+    # Repeated with the spikes found masked, for the pixels next to a brighter new spike:
+    # the faint member of a hot pair whose bright member is a spike has only that spike for
+    # a bright neighbour (3 passes: chains of 3).
+    cand = np.ones(seed_idx.size, dtype=bool)
+    isolated = np.zeros(0, dtype=np.int64)
+    for _ in range(SPIKE_PASSES):
+        is_spike = np.zeros(seed_idx.size, dtype=bool)
+        is_spike[cand] = spike_flags(image, bad | spikes, seed_idx[cand], sigma,
+                                     params.hot_neighbour_fraction,
+                                     params.hot_neighbour_sigma, level)
+        if not is_spike.any():
+            break
+        new = seed_idx[is_spike]
+        if not spikes.any():
+            isolated = new          # first pass: no bright neighbour (CTE trail estimate)
+        spikes.ravel()[new] = True
+        seed_idx = seed_idx[~is_spike]
+        cand = _next_to_brighter(image, new, seed_idx)
+    seed_idx = np.union1d(seed_idx, above[saturated.ravel()[above]])
+    spike_idx = np.flatnonzero(spikes)
+    grow = _above(image, level, sigma, params.grow_sigma)
     grow &= ~bad
     grow.ravel()[spike_idx] = False
     grow.ravel()[seed_idx] = True          # (already set unless seed_sigma < grow_sigma)
     labels, n = ndimage.label(grow, structure=EIGHT)
     keep = np.bincount(labels.ravel()[seed_idx], minlength=n + 1) > 0
     keep[0] = False
+    # pairs and clusters of hot pixels (and CTE trails): small components with sharp edges
+    if params.reject_sharp_clusters:
+        trail = trail_direction(image, bad, isolated, level, sigma)
+        hot = sharp_components(labels, seed_idx, image, bad | spikes, level, sigma,
+                               trail_dy=trail, saturated=saturated)
+        keep &= ~hot
+        if hot.any():
+            spikes |= hot[labels]
     mask = (labels, keep) if return_components else keep[labels]
     return (mask, spikes) if return_spikes else mask

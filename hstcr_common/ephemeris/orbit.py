@@ -22,10 +22,11 @@ exposure would shift HST along-track by at most 7.6 km; element sets are refresh
 days, so this is rare and below the elements' own prediction error.)
 
 The inertial frame is the mean equator and equinox of J2000 (the SPT header's EQUINOX), which
-we take as GCRS (they differ by the ~20 mas frame bias, i.e. < 1 m at HST).  astropy then
-gives the Earth-fixed ITRS position (IERS Earth orientation from the tables bundled in
-``astropy-iers-data``: never downloaded at run time) and geodetic WGS84 latitude, longitude
-in [-180, 180) and height.  calcos instead takes latitude = declination and longitude =
+we take as GCRS (they differ by the ~20 mas frame bias, i.e. < 1 m at HST).  ERFA then
+gives the Earth-fixed ITRS position with the same calls and IERS Earth orientation values
+as astropy's GCRS -> ITRS (the table bundled in ``astropy-iers-data``: never downloaded at
+run time; within 1 cm of astropy, without its ~0.5 s first-transform cost) and geodetic
+WGS84 latitude, longitude in [-180, 180) and height.  calcos instead takes latitude = declination and longitude =
 RA - GMST on a sphere; that differs from the geodetic WGS84 values by up to ~0.2 degree and
 ~5 km (precession since J2000 and the Earth's flattening).
 
@@ -35,12 +36,12 @@ At each sample the IGRF field strength and centred-dipole geomagnetic latitude a
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import math
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from functools import cache
+from pathlib import Path
 
 import numpy as np
 
@@ -210,33 +211,118 @@ def hst_position_gcrs(elements: OrbitalElements, mjd_utc) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- Earth-fixed
-@contextlib.contextmanager
-def _offline_iers():
-    """Use astropy's bundled IERS tables only: no download, no staleness error.
+#: polar motion astropy assumes outside its IERS table (the 50-year mean, arcsec)
+_DEFAULT_POLAR_MOTION_ARCSEC = (0.035, 0.29)
+_ARCSEC = math.pi / (180.0 * 3600.0)
 
-    ``auto_max_age=None`` lets astropy use the bundled IERS-A predictions whatever their age
-    (otherwise times after the last measured value raise once the table is >30 days old), and
-    degraded accuracy outside the tables (polar motion and UT1-UTC of a few tenths of an
-    arcsecond and < 1 s: < 0.005 degree of longitude) warns rather than raises.
+
+def _fixed_width_columns(path: str, spans: list[tuple[int, int]],
+                         skip_prefix: bytes = b"#") -> list[np.ndarray]:
+    """Numeric columns (1-based inclusive character spans) of a fixed-width text file;
+    blank fields are NaN; leading lines starting with ``skip_prefix`` are skipped."""
+    text = Path(path).read_bytes()
+    start = 0
+    while text.startswith(skip_prefix, start):
+        start = text.index(b"\n", start) + 1
+    body = text[start:] if text.endswith(b"\n") else text[start:] + b"\n"
+    width = body.index(b"\n") + 1
+    data = np.frombuffer(body, dtype=np.uint8)
+    if data.size % width or np.any(data[width - 1::width] != ord("\n")):
+        raise HstcrError(f"{path}: not fixed-width lines of {width - 1} characters",
+                         stage="orbit")
+    lines = data.reshape(-1, width)
+    out = []
+    for first, last in spans:
+        field = np.ascontiguousarray(lines[:, first - 1:last])
+        filled = (field != ord(" ")).any(axis=1)
+        values = np.full(field.shape[0], np.nan)
+        values[filled] = field[filled].view(f"S{last - first + 1}").ravel().astype(float)
+        out.append(values)
+    return out
+
+
+@cache
+def earth_orientation() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Earth orientation table: MJD (UTC), UT1-UTC (s), polar motion x, y (arcsec).
+
+    What astropy uses when it does not download (``IERS_Auto`` from the files bundled in
+    ``astropy-iers-data``): the IERS ``finals2000A.all`` rows, Bulletin B values where the
+    file has them (replaced by the IERS-B ``eopc04`` series over those days), else Bulletin
+    A (measured, then predicted).  Both files are fixed-width and read with numpy:
+    astropy's table readers cost ~0.4 s at start-up.
     """
-    from astropy.utils import iers
+    from astropy_iers_data import IERS_A_FILE, IERS_B_FILE
 
-    with contextlib.ExitStack() as stack:
-        stack.enter_context(iers.conf.set_temp("auto_download", False))
-        stack.enter_context(iers.conf.set_temp("auto_max_age", None))
-        stack.enter_context(iers.conf.set_temp("iers_degraded_accuracy", "warn"))
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", module="astropy.utils.iers")
-            warnings.filterwarnings("ignore", message=".*IERS.*")
-            warnings.filterwarnings("ignore", message=".*dubious year.*")
-            yield
+    mjd, x_a, y_a, ut1_a, x_b, y_b, ut1_b = _fixed_width_columns(
+        IERS_A_FILE, [(8, 15), (19, 27), (38, 46), (59, 68), (135, 144), (145, 154),
+                      (155, 165)])
+    keep = np.isfinite(ut1_a)                                # rows beyond the predictions
+    mjd, x_a, y_a, ut1_a, x_b, y_b, ut1_b = (c[keep] for c in
+                                             (mjd, x_a, y_a, ut1_a, x_b, y_b, ut1_b))
+    # astropy overwrites the A file's B values with the IERS-B series where both exist
+    b_mjd, b_x, b_y, b_ut1 = _fixed_width_columns(
+        IERS_B_FILE, [(17, 26), (27, 38), (39, 50), (51, 62)])
+    with_b = np.flatnonzero(np.isfinite(ut1_b))
+    if with_b.size:
+        lo = np.searchsorted(b_mjd, mjd[with_b[0]], side="left")
+        hi = np.searchsorted(b_mjd, mjd[with_b[-1]], side="right")
+        n_b = hi - lo
+        if n_b and np.allclose(mjd[:n_b], b_mjd[lo:hi]):
+            ut1_b[:n_b], x_b[:n_b], y_b[:n_b] = b_ut1[lo:hi], b_x[lo:hi], b_y[lo:hi]
+    ut1 = np.where(np.isnan(ut1_b), ut1_a, ut1_b)
+    b_bad = np.isnan(x_b) | np.isnan(y_b)
+    return mjd, ut1, np.where(b_bad, x_a, x_b), np.where(b_bad, y_a, y_b)
+
+
+def _interpolate_eop(mjd_utc: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """UT1-UTC (s) and polar motion (rad) at UTC MJDs: linear between the table's days,
+    leap-second jumps of UT1-UTC removed, UT1-UTC held at the ends and polar motion set to
+    astropy's 50-year mean outside the table (as astropy does)."""
+    table_mjd, ut1, xp, yp = earth_orientation()
+    i = np.searchsorted(table_mjd, mjd_utc, side="right")
+    i1 = np.clip(i, 1, table_mjd.size - 1)
+    i0 = i1 - 1
+    f = (mjd_utc - table_mjd[i0]) / (table_mjd[i1] - table_mjd[i0])
+    d_ut1 = ut1[i1] - ut1[i0]
+    d_ut1 -= np.round(d_ut1)
+    dut1 = ut1[i0] + f * d_ut1
+    x = xp[i0] + f * (xp[i1] - xp[i0])
+    y = yp[i0] + f * (yp[i1] - yp[i0])
+    before, after = i == 0, i == table_mjd.size
+    dut1 = np.where(before, ut1[0], np.where(after, ut1[-1], dut1))
+    outside = before | after
+    x = np.where(outside, _DEFAULT_POLAR_MOTION_ARCSEC[0], x)
+    y = np.where(outside, _DEFAULT_POLAR_MOTION_ARCSEC[1], y)
+    return dut1, x * _ARCSEC, y * _ARCSEC
+
+
+def gcrs_to_itrs_matrix(mjd_utc: np.ndarray) -> np.ndarray:
+    """GCRS -> ITRS rotation matrices (n, 3, 3) at UTC MJDs, as astropy builds them.
+
+    ``c2tcio(c2i06a(TT), era00(UT1), pom00(xp, yp, sp00(TT)))``: IAU 2006/2000A
+    precession-nutation (CIO based), Earth rotation angle, polar motion; the same ERFA calls
+    as astropy's GCRS -> CIRS -> ITRS, with the same IERS values (:func:`earth_orientation`),
+    without astropy's frame machinery (its first transform costs ~0.5 s).
+    """
+    import erfa
+
+    mjd = np.atleast_1d(np.asarray(mjd_utc, dtype=np.float64))
+    day = np.floor(mjd)
+    utc1, utc2 = day + 2400000.5, mjd - day
+    tai1, tai2 = erfa.utctai(utc1, utc2)
+    tt1, tt2 = erfa.taitt(tai1, tai2)
+    dut1, xp, yp = _interpolate_eop(mjd)
+    ut11, ut12 = erfa.utcut1(utc1, utc2, dut1)
+    pm = erfa.pom00(xp, yp, erfa.sp00(tt1, tt2))
+    return erfa.c2tcio(erfa.c2i06a(tt1, tt2), erfa.era00(ut11, ut12), pm)
 
 
 def geodetic_from_gcrs(position_m: np.ndarray, mjd_utc: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Earth-fixed geodetic coordinates of geocentric inertial positions (astropy).
+    """Earth-fixed geodetic coordinates of geocentric inertial positions.
 
-    GCRS -> ITRS (IAU 2006/2000A precession-nutation, Earth rotation with UT1, polar motion)
-    -> WGS84 geodetic, all by astropy/ERFA.
+    GCRS -> ITRS (IAU 2006/2000A precession-nutation, Earth rotation with UT1, polar motion:
+    :func:`gcrs_to_itrs_matrix`) -> WGS84 geodetic (ERFA ``gc2gd``), as astropy computes
+    them (within 1 cm; ``tests/unit/ephemeris/test_orbit.py`` checks it).
 
     Parameters
     ----------
@@ -251,21 +337,15 @@ def geodetic_from_gcrs(position_m: np.ndarray, mjd_utc: np.ndarray) -> tuple[np.
         Geodetic latitude (degrees), east longitude in [-180, 180) (degrees), height above
         the WGS84 ellipsoid (km), and the ITRS position (m, shape (n, 3)).
     """
-    import astropy.units as u
-    from astropy.coordinates import GCRS, ITRS, CartesianRepresentation
-    from astropy.time import Time
+    import erfa
 
     pos = np.atleast_2d(np.asarray(position_m, dtype=np.float64))
-    mjd = np.atleast_1d(np.asarray(mjd_utc, dtype=np.float64))
-    with _offline_iers():
-        when = Time(mjd, format="mjd", scale="utc")
-        gcrs = GCRS(CartesianRepresentation(pos.T, unit=u.m), obstime=when)
-        itrs = gcrs.transform_to(ITRS(obstime=when))
-        lon, lat, height = itrs.earth_location.to_geodetic("WGS84")
-    itrs_m = itrs.cartesian.xyz.to_value(u.m).T
-    longitude = lon.wrap_at(180 * u.deg).to_value(u.deg)
-    longitude = np.where(longitude >= 180.0, longitude - 360.0, longitude)  # [-180, 180)
-    return lat.to_value(u.deg), longitude, height.to_value(u.km), itrs_m
+    mjd = np.broadcast_to(np.atleast_1d(np.asarray(mjd_utc, dtype=np.float64)), pos.shape[:1])
+    itrs_m = np.einsum("nij,nj->ni", gcrs_to_itrs_matrix(mjd), pos)
+    lon, lat, height = erfa.gc2gd(1, itrs_m)                  # 1 = WGS84
+    longitude = np.degrees(lon)
+    longitude = (longitude + 180.0) % 360.0 - 180.0            # [-180, 180)
+    return np.degrees(lat), longitude, height / 1e3, itrs_m
 
 
 # --------------------------------------------------------------------------- track

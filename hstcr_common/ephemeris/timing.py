@@ -12,6 +12,14 @@ is therefore
 The rule used is recorded as a short string: ``"DARKTIME"``,
 ``"EXPTIME+FLASHDUR+READOUT(50s)"``, ``"EXPTIME+READOUT(30s)"``, or ``"EXPTIME"`` where the
 readout time is zero.
+
+Beside it, every dark also gets the **2021 rule's** time, ``EXPTIME + FLASHDUR + readout``
+whatever the header holds (:func:`integration_time_2021`), so rates compare with the 2021
+study's tables.  The two differ: ACS/WFC and WFC3/UVIS DARKTIME is EXPTIME + FLASHDUR + a
+few seconds of idle time, shorter than the 2021 rule's 50 s readout, so DARKTIME rates sit
+~5% above the 2021 rule's on 1000 s darks (issue 13).  A dark whose EXPTIME is
+shorter than its readout time (``short_exposure``) has a rate set mostly by the assumed
+readout (10 s WFPC2 darks: 10 s of 40 s), so it is flagged.
 """
 
 from __future__ import annotations
@@ -48,6 +56,14 @@ class ExposureTiming:
         Time over which cosmic rays were collected (s): the denominator of the rates.
     integration_rule : str
         How ``integration_time_s`` was obtained (see the module notes).
+    integration_time_2021_s : float
+        EXPTIME + FLASHDUR (where the detector post-flashes) + readout time (s): the 2021
+        study's rule, for every dark whatever its header holds.
+    readout_time_s : float
+        Readout time assumed for this exposure (s), from the instrument table.
+    short_exposure : bool
+        EXPTIME < readout time: the readout dominates the 2021 integration time, so the
+        rate rests mostly on the assumed readout.
     """
 
     date_obs: dt.datetime
@@ -60,6 +76,9 @@ class ExposureTiming:
     flashdur_s: float
     integration_time_s: float
     integration_rule: str
+    integration_time_2021_s: float = float("nan")
+    readout_time_s: float = 0.0
+    short_exposure: bool = False
 
 
 def mjd_to_datetime(mjd: float) -> dt.datetime:
@@ -134,6 +153,21 @@ def integration_time(
     return total, "+".join(rule)
 
 
+def integration_time_2021(detector: Detector, exptime_s: float, flashdur_s: float = 0.0
+                          ) -> float:
+    """Integration time (s) by the 2021 study's rule: EXPTIME + FLASHDUR + readout time.
+
+    The same rule as :func:`integration_time` without DARKTIME, so the value exists for
+    every dark (FLASHDUR counted only where ``detector.flashdur_applies``).
+
+    Raises
+    ------
+    HstcrError
+        As :func:`integration_time`.
+    """
+    return integration_time(detector, exptime_s, None, flashdur_s)[0]
+
+
 def _utc(when: dt.datetime) -> dt.datetime:
     """A naive datetime is UTC already; an aware one is converted."""
     if when.tzinfo is None:
@@ -159,6 +193,7 @@ def exposure_timing(dark) -> ExposureTiming:
         non-positive EXPTIME or integration time, negative FLASHDUR.
     """
     source = dark.source or dark.dataset
+    readout = readout_time_s(dark.detector, float(dark.exptime_s))
     start, end = float(dark.expstart_mjd), float(dark.expend_mjd)
     if not (math.isfinite(start) and math.isfinite(end)):
         raise HstcrError(f"EXPSTART/EXPEND not finite ({start}, {end})", source=source, stage="timing")
@@ -170,6 +205,8 @@ def exposure_timing(dark) -> ExposureTiming:
         total, rule = integration_time(
             dark.detector, float(dark.exptime_s), dark.darktime_s, dark.flashdur_s
         )
+        total_2021 = integration_time_2021(dark.detector, float(dark.exptime_s),
+                                           dark.flashdur_s)
     except HstcrError as err:
         raise HstcrError(err.problem, source=source, stage="timing") from None
     return ExposureTiming(
@@ -183,4 +220,7 @@ def exposure_timing(dark) -> ExposureTiming:
         flashdur_s=float(dark.flashdur_s or 0.0),
         integration_time_s=total,
         integration_rule=rule,
+        integration_time_2021_s=total_2021,
+        readout_time_s=readout,
+        short_exposure=float(dark.exptime_s) < readout,
     )

@@ -63,6 +63,20 @@ class Detector:
     readout_short_max_exptime_s: float | None = None
     reference_border_px: int = 0
     saturation_bit: int = 0  # DQ bit for full-well saturation (IR ramps: per read)
+    material: str = "silicon"  # sensor material: "silicon" (CCDs) or "HgCdTe" (IR arrays)
+    ev_per_electron: float = 0.0  # mean eV per electron-hole pair; 0 = no trusted value
+
+    @property
+    def kev_per_electron(self) -> float | None:
+        """keV deposited per electron collected (``ev_per_electron`` / 1000), or None where
+        the table has no trusted pair energy for the material (energy_kev is then null)."""
+        return self.ev_per_electron * 1e-3 if self.ev_per_electron > 0 else None
+
+    @property
+    def cte_applies(self) -> bool:
+        """Whether charge is clocked through the array (CCDs): CTE losses exist.  IR arrays
+        read every pixel in place, so CTE correction does not apply to them."""
+        return self.kind == "ccd"
 
     @property
     def bad_mask_bits(self) -> int:

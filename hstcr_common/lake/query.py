@@ -119,9 +119,13 @@ def connect(lake: str | Lake = DEFAULT_LAKE, *, threads: int | None = None) -> d
             con.execute(f"CREATE VIEW {table} AS SELECT {columns} FROM _{table}_dataset")
         else:
             pattern = lake_obj.table_dir(table).replace("'", "''") + "/*/*/*/*.parquet"
+            # UNION ALL BY NAME with an empty table of the current schema: files written by an
+            # earlier version (without a newer column) read as NULL there instead of failing
+            con.register(f"_{table}_schema", schema.empty_table())
             con.execute(
-                f"CREATE VIEW {table} AS SELECT {columns} FROM read_parquet('{pattern}', "
-                f"hive_partitioning = true, union_by_name = true, hive_types = {hive_types})"
+                f"CREATE VIEW {table} AS SELECT {columns} FROM (SELECT * FROM read_parquet('{pattern}', "
+                f"hive_partitioning = true, union_by_name = true, hive_types = {hive_types}) "
+                f"UNION ALL BY NAME SELECT * FROM _{table}_schema)"
             )
     return con
 

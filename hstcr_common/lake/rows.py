@@ -20,9 +20,31 @@ import pyarrow as pa
 from .. import __version__
 from ..model import CosmicRayCatalog, DetectionSummary
 from ..model import redact
+from ..instruments import detectors
+from ..model import HstcrError
 from .schemas import COSMIC_RAYS, EXPOSURES, FAILURES, PIXEL, TRACK_POINT
 
 SOFTWARE_VERSION = __version__
+#: default of :func:`cosmic_rays_table`'s ``kev_per_electron``: the material of the detector
+#: the chip names belong to
+FROM_CHIPS = "from_chips"
+
+
+def kev_per_electron_of_chips(chip_names) -> float | None:
+    """keV per electron of the detector whose chips these are (chip names are unique in the
+    instrument table: ``IR`` is WFC3/IR, ``NIC2`` NICMOS/NIC2, ``CCD`` STIS ...).
+
+    Raises
+    ------
+    HstcrError
+        Names that belong to no detector, or to several.
+    """
+    names = set(chip_names)
+    found = {d.id: d for d in detectors().values() for c in d.chips if c.name in names}
+    if len(found) != 1:
+        raise HstcrError(f"chips {sorted(names)} belong to {len(found)} detectors "
+                         f"({', '.join(found) or 'none'}): pass kev_per_electron")
+    return next(iter(found.values())).kev_per_electron
 
 
 def _repeat_string(value: str, n: int) -> pa.Array:
@@ -32,8 +54,18 @@ def _repeat_string(value: str, n: int) -> pa.Array:
     ).cast(pa.string())
 
 
+def energy_kev_array(energy_e: np.ndarray, kev_per_electron: float | None) -> pa.Array:
+    """``energy_kev`` (float32 keV): electrons x the detector material's keV per electron, all
+    null where the table has no trusted pair energy (``Detector.kev_per_electron`` None)."""
+    n = len(energy_e)
+    if kev_per_electron is None:
+        return pa.nulls(n, pa.float32())
+    return pa.array((np.asarray(energy_e, np.float64) * kev_per_electron).astype(np.float32))
+
+
 def cosmic_rays_table(catalog: CosmicRayCatalog, chip_names: list[str], dataset: str,
-                      method: str) -> pa.Table:
+                      method: str, *, kev_per_electron: float | None | str = FROM_CHIPS
+                      ) -> pa.Table:
     """The ``cosmic_rays`` rows of one dark.
 
     Parameters
@@ -46,6 +78,11 @@ def cosmic_rays_table(catalog: CosmicRayCatalog, chip_names: list[str], dataset:
         Rootname of the dark.
     method : str
         Detection method that produced the catalogue.
+    kev_per_electron : float, None or ``"from_chips"``
+        keV per electron of the detector's material (``Detector.kev_per_electron``: silicon
+        3.65e-3, NICMOS HgCdTe 2.4e-3); None leaves ``energy_kev`` null (WFC3/IR).  Default:
+        the value of the detector ``chip_names`` belong to
+        (:func:`kev_per_electron_of_chips`).
 
     Returns
     -------
@@ -54,6 +91,8 @@ def cosmic_rays_table(catalog: CosmicRayCatalog, chip_names: list[str], dataset:
         (zero rows for a dark without cosmic rays).
     """
     n = len(catalog)
+    if isinstance(kev_per_electron, str):
+        kev_per_electron = kev_per_electron_of_chips(chip_names)
     chip = pa.DictionaryArray.from_arrays(
         pa.array(np.asarray(catalog.chip_index, dtype=np.int32)),
         pa.array(list(chip_names), pa.string()),
@@ -76,6 +115,8 @@ def cosmic_rays_table(catalog: CosmicRayCatalog, chip_names: list[str], dataset:
         if values is None:
             return pa.nulls(n, pa.from_numpy_dtype(dtype))
         values = np.asarray(values, dtype=dtype)
+        if values.dtype.kind == "b":
+            return pa.array(values)
         mask = np.isnan(values) if values.dtype.kind == "f" else values == null_value
         return pa.array(values, mask=mask)
 
@@ -85,8 +126,10 @@ def cosmic_rays_table(catalog: CosmicRayCatalog, chip_names: list[str], dataset:
         "cr_id": col("cr_id", np.int32),
         "method": _repeat_string(method, n),
         "n_pixels": col("n_pixels", np.int32),
+        "n_core_pixels": optional("n_core_pixels", np.int32, -1),
         "energy_e": col("energy_e", np.float32),
-        "energy_kev": pa.array(catalog.energy_kev.astype(np.float32)),
+        "energy_kev": energy_kev_array(catalog.energy_e, kev_per_electron),
+        "saturated": optional("saturated", np.bool_, None),
         "peak_e": col("peak_e", np.float32),
         "x_centroid": col("x_centroid", np.float32),
         "y_centroid": col("y_centroid", np.float32),
@@ -167,19 +210,31 @@ def exposures_table(dark, summary: DetectionSummary, timing, track=None, track_n
     -------
     pyarrow.Table
         One row, schema :data:`hstcr_common.lake.schemas.EXPOSURES`.  ``rate_cr_s_cm2`` is
-        ``n_cr / (integration_time_s * searched_area_cm2)`` in CR/s/cm2.
+        ``n_cr / (integration_time_s * searched_area_cm2)`` in CR/s/cm2; the 2021 rule's
+        rate uses ``timing.integration_time_2021_s``.
     """
     integration = float(timing.integration_time_s)
+    integration_2021 = float(timing.integration_time_2021_s)
     area = float(summary.searched_area_cm2)
     exposure = integration * area
     rate = summary.n_cr / exposure if exposure > 0 else float("nan")
     rate_corr = summary.n_cr_corrected / exposure if exposure > 0 else float("nan")
+    exposure_2021 = integration_2021 * area
+    rate_2021 = (summary.n_cr_corrected / exposure_2021 if exposure_2021 > 0
+                 else float("nan"))
     gain = np.mean([c.gain for c in dark.chips]) if dark.chips else None
+    origin = dark.subarray_origin if dark.subarray else None
     row = {
         "dataset": dark.dataset,
         "detector": dark.detector.name,
         "n_chips": len(dark.chips),
         "science_suffix": dark.science_suffix or "",
+        "cte_corrected": dark.cte_corrected,
+        "subarray": bool(dark.subarray),
+        "subarray_name": (dark.subarray_name or None) if dark.subarray else None,
+        "aperture": dark.aperture or None,
+        "subarray_x0": None if origin is None else int(origin[0]),
+        "subarray_y0": None if origin is None else int(origin[1]),
         "date_obs": _utc(timing.date_obs),
         "expstart_mjd": float(timing.expstart_mjd),
         "expend_mjd": float(timing.expend_mjd),
@@ -190,18 +245,26 @@ def exposures_table(dark, summary: DetectionSummary, timing, track=None, track_n
         "flashdur_s": _finite_or_none(timing.flashdur_s),
         "integration_time_s": integration,
         "integration_rule": str(timing.integration_rule),
+        "integration_time_2021_s": integration_2021,
+        "readout_time_s": float(timing.readout_time_s),
+        "short_exposure": bool(timing.short_exposure),
         "ccdamp": dark.ccdamp or None,
         "gain": _finite_or_none(gain),
         "method": method,
+        "method_reason": summary.method_reason or None,
+        "group_size": int(summary.group_size),
         "params": json.dumps(summary.params, sort_keys=True, default=str),
         "params_hash": params_key,
         "n_cr": int(summary.n_cr),
         "n_cr_split": int(summary.n_cr_split),
         "n_cr_corrected": float(summary.n_cr_corrected),
+        "occupancy": _finite_or_none(summary.occupancy),
+        "n_saturated": int(summary.n_saturated),
         "searched_pixels": int(summary.searched_pixels),
         "searched_area_cm2": area,
         "rate_cr_s_cm2": rate,
         "rate_corrected_cr_s_cm2": rate_corr,
+        "rate_2021_cr_s_cm2": rate_2021,
         "mean_latitude_deg": _finite_or_none(track.mean_latitude_deg) if track is not None else None,
         "mean_longitude_deg": _finite_or_none(track.mean_longitude_deg) if track is not None else None,
         "mean_altitude_km": _finite_or_none(track.mean_altitude_km) if track is not None else None,

@@ -25,8 +25,17 @@ Rules (decided here, relied on downstream):
   (``header['overscan_bias_dn']``); a region that does not fit the array is refused.
 * **WFPC2** (:mod:`~hstcr_common.load.wfpc2`): a ``dq=`` given for another instrument is
   ignored and recorded in ``header['dq_file_ignored']``.
-* **Refused** (:class:`HstcrError`, message naming the file): subarrays (SUBARRAY=T, or any
-  chip smaller than the table's chip shape), binned data, other shapes, a missing SCI or DQ
+* **Subarrays** (SUBARRAY=T, or chips smaller than the table's chip shape) are loaded as
+  read: each chip keeps its shape, so the searched area is the real array; a subarray may
+  hold fewer chips than the detector (ACS/WFC and WFC3/UVIS subarrays read one chip).
+  :attr:`Dark.subarray`, ``subarray_name``, ``subarray_origin`` (from LTV, see
+  :mod:`~hstcr_common.load.subarray`) and ``aperture`` record where it sits; pixel
+  coordinates stay in the subarray frame.  The amplifier boundary of a two-amplifier
+  subarray is placed from its origin.  A STIS ``raw`` subarray has no overscan: its bias
+  level stays (``header['bias_note']``).
+* **CTE.** :attr:`Dark.cte_corrected`: an ``flc`` or PCTECORR = 'COMPLETE'.
+* **Refused** (:class:`HstcrError`, message naming the file): binned data, a chip larger
+  than the table's in one axis and smaller in the other, other shapes, a missing SCI or DQ
   extension, EXPTIME <= 0.  Header checks come first: a refused file costs no pixel reads.
 * **NaN/Inf pixels** are set to 0 and flagged with DQ bit 4 (bad detector pixel, a bad bit of
   every detector in the table); ``header['n_nonfinite']`` counts them.
@@ -52,11 +61,11 @@ from .header import (
     header_facts,
     header_gains,
     header_times,
-    header_true,
-    header_value,
     sci_shapes,
     smaller_than_chip,
 )
+from .keywords import header_true, header_value
+from .subarray import cte_corrected, subarray_facts, subarray_origin
 from .wfpc2 import read_wfpc2_chips
 
 _NONFINITE_DQ_BIT = 4  # "bad detector pixel" in hstcal and calwp2; in every table bad_bits
@@ -67,10 +76,11 @@ _NONFINITE_DQ_BIT = 4  # "bad detector pixel" in hstcal and calwp2; in every tab
 # --------------------------------------------------------------------------------------------
 
 
-def _check_subarray(hdul, det: Detector, source: str) -> None:
-    """Refuse subarray and binned products from their headers, before any pixel is read.
+def _check_shapes(hdul, det: Detector, source: str) -> bool:
+    """Check the array shapes from the headers, before any pixel is read; is it a subarray?
 
-    SUBARRAY=T, or a SCI (or WFPC2 group) shape smaller than the table's chip shape.
+    Refused: SCI data that are not 2-D or empty, binned products.  A subarray (SUBARRAY=T,
+    or a SCI (or WFPC2 group) shape smaller than the table's chip shape) is loaded as read.
     """
     primary = hdul[0].header
     sci_header = first_sci_header(hdul)
@@ -82,9 +92,6 @@ def _check_subarray(hdul, det: Detector, source: str) -> None:
                              "per chip", source, "load")
         if 0 in shape:
             raise HstcrError(f"SCI extension has no pixels (NAXIS=0, SCI {text})", source, "load")
-    if header_true(header_value("SUBARRAY", primary, sci_header)):
-        raise HstcrError(f"subarray product (SUBARRAY=T, SCI {text}): subarray darks are not "
-                         "supported", source, "load")
     binning = []
     for key in ("BINAXIS1", "BINAXIS2"):
         try:
@@ -93,31 +100,35 @@ def _check_subarray(hdul, det: Detector, source: str) -> None:
             binning.append(1)
     if max(binning) > 1:
         raise HstcrError(f"binned product ({binning[0]}x{binning[1]}, SCI {text}): only unbinned "
-                         "full-frame darks are supported", source, "load")
-    if smaller_than_chip(shapes, det):
-        want = tuple(det.chip_shape)
-        raise HstcrError(f"SCI {text} is smaller than the full {want[0]}x{want[1]} chip: "
-                         "subarray darks are not supported", source, "load")
+                         "darks are supported", source, "load")
+    return bool(header_true(header_value("SUBARRAY", primary, sci_header))
+                or smaller_than_chip(shapes, det))
 
 
 def _fit_shape(chip: RawChip, det: Detector, source: str, notes: dict,
                suffix: str | None) -> None:
-    """Check (and for STIS raw, trim) one chip to the table's chip shape.
+    """Check (and for a STIS raw full frame, trim) one chip against the table's chip shape.
 
-    Only a ``raw`` (or a product whose suffix is unknown) is trimmed: a bigger ``flt``/``crj``
-    is not a product MAST serves and is refused rather than cut.
+    A chip no larger than the table's in either axis is kept as read (a full frame or a
+    subarray).  Only a STIS ``raw`` (or a product whose suffix is unknown) that is larger is
+    trimmed to its science region: a bigger ``flt``/``crj`` is not a product MAST serves and
+    is refused rather than cut.
     """
     want = tuple(det.chip_shape)
     got = tuple(chip.science.shape)
-    if got == want:
+    if got[0] <= want[0] and got[1] <= want[1]:
         if chip.dq.shape != got:
             raise HstcrError(f"chip {chip.layout.name}: DQ shape {chip.dq.shape} differs from "
                              f"SCI shape {got}", source, "load")
+        if got != want and det.id == "stis_ccd" and suffix in (None, "raw"):
+            # a raw subarray carries no overscan: its bias level stays in the pixels (the
+            # detection's local background absorbs a constant offset)
+            notes["bias_note"] = "raw subarray without overscan: bias level not removed"
         return
     if got[0] < want[0] or got[1] < want[1]:
-        raise HstcrError(f"chip {chip.layout.name} is {got[0]}x{got[1]}, smaller than the full "
-                         f"{want[0]}x{want[1]} frame: subarray darks are not supported",
-                         source, "load")
+        raise HstcrError(f"chip {chip.layout.name} is {got[0]}x{got[1]}: larger than the "
+                         f"{want[0]}x{want[1]} frame in one axis and smaller in the other "
+                         "(a subarray with overscan) is not supported", source, "load")
     if det.id == "stis_ccd" and suffix in (None, "raw"):
         _trim_stis_overscan(chip, want, source, notes)
         return
@@ -192,10 +203,11 @@ def _as_dq(dq: np.ndarray, source: str, name: str) -> np.ndarray:
 
 
 def _chip_in_electrons(raw: RawChip, det: Detector, primary: fits.Header, exptime_s: float,
-                       ccdamp: str, gains: dict, source: str, notes: dict
+                       ccdamp: str, gains: dict, source: str, notes: dict, x0: int = 0
                        ) -> tuple[Chip, str, int]:
     """(the chip in electrons, its BUNIT as found, number of NaN/Inf pixels flagged).
 
+    ``x0`` is the array's first column in the full chip (a subarray's amplifier boundary).
     The file's arrays are released from ``raw`` as soon as they are converted.
     """
     bunit, is_counts, per_second = chip_bunit(raw.header, primary, det, source, notes)
@@ -212,8 +224,8 @@ def _chip_in_electrons(raw: RawChip, det: Detector, primary: fits.Header, exptim
     if per_second:
         science *= np.float32(exptime_s)
     ccdchip = raw.layout.ccdchip
-    gain = apply_gain(science, det, ccdchip, ccdamp, gains, is_counts, source, notes)
-    amps = chip_amplifiers(det, ccdchip, ccdamp, science.shape[1])
+    gain = apply_gain(science, det, ccdchip, ccdamp, gains, is_counts, source, notes, x0)
+    amps = chip_amplifiers(det, ccdchip, ccdamp, science.shape[1], x0)
     chip = Chip(
         name=raw.layout.name,
         ccdchip=ccdchip,
@@ -263,12 +275,12 @@ def load_ccd_dark(hdul: fits.HDUList, det: Detector, source: str, dq_hdul: fits.
     # header checks first: a refused file costs no pixel reads
     if det.id != "wfpc2" and not extensions(hdul, "SCI"):  # before its missing keywords
         raise HstcrError(f"no SCI extension (HDUs: {hdu_summary(hdul)})", source, "load")
-    _check_subarray(hdul, det, source)
+    subarray = _check_shapes(hdul, det, source)
     times = header_times(primary, first_sci_header(hdul), source)
     if det.id == "wfpc2":
         raw_chips, n_imsets, form = read_wfpc2_chips(hdul, det, dq_hdul, source, dq_source)
     else:
-        raw_chips, n_imsets = read_image_chips(hdul, det, source)
+        raw_chips, n_imsets = read_image_chips(hdul, det, source, subarray=subarray)
         form = "image_extensions"
     first_header = raw_chips[0].header
     notes: dict = {}
@@ -281,12 +293,20 @@ def load_ccd_dark(hdul: fits.HDUList, det: Detector, source: str, dq_hdul: fits.
     gains = header_gains(primary, first_header, det, source)
     ccdamp = str(header_value("CCDAMP", primary, first_header, default="")).strip().upper()
     ccdgain = gains.get("CCDGAIN", gains.get("ATODGAIN") if det.id == "wfpc2" else None)
+    shape = tuple(raw_chips[0].science.shape)
+    where = subarray_facts(det, primary, first_header, shape)
+    origins = [subarray_origin(det, (raw.header, primary)) if where["subarray"] else None
+               for raw in raw_chips]
+    if len(set(origins)) > 1:
+        notes["subarray_origins"] = {raw.layout.name: origin
+                                     for raw, origin in zip(raw_chips, origins)}
     chips = []
     bunit_found = None
     n_nonfinite = 0
-    for raw in raw_chips:
+    for raw, origin in zip(raw_chips, origins):
         chip, bunit, count = _chip_in_electrons(raw, det, primary, times["exptime_s"], ccdamp,
-                                                gains, source, notes)
+                                                gains, source, notes,
+                                                origin[0] if origin else 0)
         chips.append(chip)
         bunit_found = bunit_found or bunit
         n_nonfinite += count
@@ -313,6 +333,11 @@ def load_ccd_dark(hdul: fits.HDUList, det: Detector, source: str, dq_hdul: fits.
         ccdgain=ccdgain,
         gains=gains,
         bunit=bunit_found or "",
+        subarray=where["subarray"],
+        subarray_name=where["subarray_name"],
+        subarray_origin=origins[0],
+        aperture=where["aperture"],
+        cte_corrected=cte_corrected(det, suffix, primary, first_header),
         source=source,
         science_suffix=suffix,
         support_header=support_header,

@@ -3,7 +3,8 @@
 ACS/WFC and WFC3/UVIS keep two chips as SCI,1/DQ,1 and SCI,2/DQ,2, the chip named by
 CCDCHIP (extension 1 is chip 2); WFPC2 image extensions name it by DETECTOR.  ACS/HRC and
 STIS/CCD have one chip; STIS may hold several imsets (a CR-split ``raw``), of which the first
-is the one loaded.
+is the one loaded.  A subarray product may hold fewer chips than the detector (an ACS/WFC
+or WFC3/UVIS subarray reads one chip): every chip present is loaded.
 """
 
 from __future__ import annotations
@@ -37,8 +38,13 @@ def chip_by_ccdchip(det: Detector, ccdchip: int | None, extver: int) -> ChipLayo
     return None
 
 
-def scan_image_extensions(hdul, det: Detector, source: str) -> tuple[list, int]:
-    """(list of (layout, SCI index, DQ index or None), number of imsets) for MEF products."""
+def scan_image_extensions(hdul, det: Detector, source: str, *, subarray: bool = False
+                          ) -> tuple[list, int]:
+    """(list of (layout, SCI index, DQ index or None), number of imsets) for MEF products.
+
+    A full frame needs one SCI extension per chip; a subarray (``subarray=True``) at least
+    one, each a distinct chip.
+    """
     sci = extensions(hdul, "SCI")
     if not sci:
         raise HstcrError(f"no SCI extension (HDUs: {hdu_summary(hdul)})", source, "load")
@@ -64,18 +70,20 @@ def scan_image_extensions(hdul, det: Detector, source: str) -> tuple[list, int]:
             raise HstcrError(f"chip {layout.name} appears twice", source, "load")
         seen.add(layout.name)
         out.append((layout, index, dq.get(extver)))
-    if len(out) != det.n_chips:
+    if len(out) != det.n_chips and not (subarray and 1 <= len(out) <= det.n_chips):
         raise HstcrError(f"{det.name} needs {det.n_chips} SCI extensions (one per chip), found "
                          f"{len(out)}", source, "load")
     return out, n_imsets
 
 
-def read_image_chips(hdul, det: Detector, source: str) -> tuple[list[RawChip], int]:
+def read_image_chips(hdul, det: Detector, source: str, *, subarray: bool = False
+                     ) -> tuple[list[RawChip], int]:
     """Every chip's SCI header, science and DQ array from image extensions; and the imsets.
 
-    A DQ extension without data (and no constant-array keywords) means no flags.
+    A DQ extension without data (and no constant-array keywords) means no flags.  With
+    ``subarray=True`` a product may hold fewer chips than the detector.
     """
-    found, n_imsets = scan_image_extensions(hdul, det, source)
+    found, n_imsets = scan_image_extensions(hdul, det, source, subarray=subarray)
     raw_chips = []
     for layout, i, j in found:
         if j is None:

@@ -4,7 +4,9 @@
   ``ELECTRONS`` as is; ``COUNTS``/``DN`` times the gain; a ``/S`` unit is first multiplied by
   EXPTIME (by the caller).
 * **Amplifiers (ACS, WFC3/UVIS).** Chip 1 (WFC1/UVIS1) is read by amplifiers A (columns
-  < nx/2) and B (columns >= nx/2); chip 2 (WFC2/UVIS2) by C (left) and D (right).  For each
+  < nx/2 of the full chip) and B (columns >= nx/2); chip 2 (WFC2/UVIS2) by C (left) and D
+  (right).  A subarray whose origin column in the full chip is ``x0`` is split at
+  ``nx_full/2 - x0`` (an amplifier with no column of it drops out).  For each
   chip, the amplifiers it used are those of its pair named in CCDAMP: both -> each half gets
   its own ATODGN<amp>; one (e.g. CCDAMP ``AD`` or ``BC``, one amp per chip) -> the whole chip
   gets that amp's gain; none of its pair (e.g. a single-amp ``A`` readout seen on chip 2) ->
@@ -26,7 +28,7 @@ from astropy.io import fits
 
 from ..instruments import Detector
 from ..model import HstcrError
-from .header import header_value
+from .keywords import header_value
 
 
 def chip_bunit(header: fits.Header, primary: fits.Header, det: Detector, source: str,
@@ -59,7 +61,7 @@ def _amp_gain(amp: str, gains: dict, notes: dict) -> float | None:
     return None
 
 
-def chip_gain_columns(det: Detector, ccdchip: int, ccdamp: str, nx: int
+def chip_gain_columns(det: Detector, ccdchip: int, ccdamp: str, nx: int, x0: int = 0
                       ) -> list[tuple[str, slice]]:
     """Amplifiers reading one chip and the columns each reads (the rule in the module doc).
 
@@ -72,7 +74,9 @@ def chip_gain_columns(det: Detector, ccdchip: int, ccdamp: str, nx: int
     ccdamp : str
         CCDAMP of the exposure ('' = all four amplifiers).
     nx : int
-        Columns of the chip.
+        Columns of the chip (of the subarray for a subarray).
+    x0 : int
+        Column of the array's first pixel in the full chip (0 for a full frame).
 
     Returns
     -------
@@ -86,19 +90,23 @@ def chip_gain_columns(det: Detector, ccdchip: int, ccdamp: str, nx: int
     pair = ("A", "B") if ccdchip == 1 else ("C", "D")
     used = [a for a in pair if a in named]
     if len(used) == 2:
-        half = nx // 2
-        return [(pair[0], slice(0, half)), (pair[1], slice(half, nx))]
+        half = min(max(det.chip_shape[1] // 2 - int(x0), 0), nx)
+        parts = [(pair[0], slice(0, half)), (pair[1], slice(half, nx))]
+        return [(amp, cols) for amp, cols in parts if cols.stop > cols.start]
     if len(used) == 1:
         return [(used[0], slice(0, nx))]
     return [(named, slice(0, nx))]
 
 
 def apply_gain(science: np.ndarray, det: Detector, ccdchip: int, ccdamp: str, gains: dict,
-               is_counts: bool, source: str, notes: dict) -> float:
-    """Multiply ``science`` (in place) by the gain; return the chip's mean gain (e-/DN)."""
+               is_counts: bool, source: str, notes: dict, x0: int = 0) -> float:
+    """Multiply ``science`` (in place) by the gain; return the chip's mean gain (e-/DN).
+
+    ``x0``: column of the array's first pixel in the full chip (subarrays).
+    """
     if det.gain_keywords and det.gain_keywords[0].startswith("ATODGN"):
         applied = []
-        for amps, cols in chip_gain_columns(det, ccdchip, ccdamp, science.shape[1]):
+        for amps, cols in chip_gain_columns(det, ccdchip, ccdamp, science.shape[1], x0):
             values = [_amp_gain(a, gains, notes) for a in amps]
             values = [v for v in values if v is not None]
             if not values:
@@ -125,11 +133,11 @@ def apply_gain(science: np.ndarray, det: Detector, ccdchip: int, ccdamp: str, ga
     return det.typical_gain
 
 
-def chip_amplifiers(det: Detector, ccdchip: int, ccdamp: str, nx: int) -> str:
+def chip_amplifiers(det: Detector, ccdchip: int, ccdamp: str, nx: int, x0: int = 0) -> str:
     """Letters of the amplifiers that read one chip: by :func:`chip_gain_columns` where the
     detector has a gain per amplifier, else CCDAMP as written."""
     if det.gain_keywords[0].startswith("ATODGN"):
-        return "".join(a for a, _ in chip_gain_columns(det, ccdchip, ccdamp, nx))
+        return "".join(a for a, _ in chip_gain_columns(det, ccdchip, ccdamp, nx, x0))
     return ccdamp
 
 

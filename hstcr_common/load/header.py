@@ -4,7 +4,7 @@ Only headers are read here, never pixels, so every function also works on files
 :func:`~hstcr_common.load.load_dark` refuses.  :func:`read_header_facts` gathers them for
 inspection; the CCD and IR loaders use the same readers.
 
-* **Values.** :func:`header_value` takes the first non-blank value of a keyword over several
+* **Values** (:mod:`~hstcr_common.load.keywords`). :func:`header_value` takes the first non-blank value of a keyword over several
   headers (primary first; STIS keeps EXPTIME, EXPSTART, EXPEND, DATE-OBS and TIME-OBS in
   the SCI header of each imset).
 * **Times.** :func:`header_times`: DATE-OBS + TIME-OBS (UTC; the old WFPC2 ``dd/mm/yy`` too),
@@ -25,6 +25,8 @@ from astropy.io import fits
 from ..fits import FileInput, display_name, open_fits
 from ..instruments import Detector, detectors
 from ..model import MJD_EPOCH, SECONDS_PER_DAY, HstcrError
+from .keywords import header_float, header_true, header_value
+from .subarray import subarray_facts
 
 #: Orbital elements the HST position model needs (support file primary header).
 ORBIT_KEYWORDS = (
@@ -39,49 +41,13 @@ HEADER_FACT_KEYWORDS = (
     "FILTER", "FILTNAM1", "FILTNAM2", "TEXPTIME", "CCDOFSTA", "CCDOFSTB", "CCDOFSTC",
     "CCDOFSTD", "CCDOFFST", "CRSPLIT", "NRPTEXP", "FLASHCUR", "FLASHSTA", "SHUTRPOS",
     "EXPFLAG", "QUALITY", "PROPOSID", "ASN_ID", "CAL_VER", "OPUS_VER", "MODE", "SERIALS",
-    "READTIME", "CCDTAB", "DARKFILE", "BIASLEV",
+    "READTIME", "CCDTAB", "DARKFILE", "BIASLEV", "SUBTYPE", "SIZAXIS1", "SIZAXIS2",
+    "CENTERA1", "CENTERA2", "PCTECORR",
 )
 
 _SUPPORTED = "ACS/WFC, ACS/HRC, STIS/CCD, WFC3/UVIS, WFC3/IR, WFPC2, NICMOS/NIC1-3"
 _KNOWN_SUFFIXES = {"flt", "flc", "crj", "raw", "c0m", "ima", "cal", "sfl"}
 _SUFFIX_ALIASES = {"c0f": "c0m", "c1f": "c1m"}  # waiver-FITS names of the WFPC2 products
-
-
-# --------------------------------------------------------------------------------------------
-# Keyword values
-# --------------------------------------------------------------------------------------------
-
-
-def header_value(key: str, *headers, default=None):
-    """First non-blank value of ``key`` in ``headers`` (primary first); None-headers skipped."""
-    for header in headers:
-        if header is None or key not in header:
-            continue
-        val = header[key]
-        if val is None or isinstance(val, fits.card.Undefined):
-            continue
-        if isinstance(val, str):
-            val = val.strip()
-            if not val:
-                continue
-        return val
-    return default
-
-
-def header_float(key: str, *headers, source: str, default=None) -> float | None:
-    """:func:`header_value` as a float; a value that is not a number is an error."""
-    val = header_value(key, *headers)
-    if val is None:
-        return default
-    try:
-        return float(val)
-    except (TypeError, ValueError):
-        raise HstcrError(f"keyword {key} is not a number: {val!r}", source, "load") from None
-
-
-def header_true(val) -> bool:
-    """A FITS logical: True, or a string T/TRUE/Y (some HST headers write it as text)."""
-    return val is True or (isinstance(val, str) and val.strip().upper() in ("T", "TRUE", "Y"))
 
 
 def _plain(value):
@@ -405,7 +371,7 @@ def smaller_than_chip(shapes: list[tuple[int, ...]], det: Detector) -> bool:
 
 
 def read_header_facts(science: FileInput, *, source: str | None = None) -> dict:
-    """Header facts of a science product without loading pixels (works on subarrays too).
+    """Header facts of a science product without loading pixels.
 
     For inspection and planning: the same readers :func:`~hstcr_common.load.load_dark` uses.
 
@@ -413,7 +379,9 @@ def read_header_facts(science: FileInput, *, source: str | None = None) -> dict:
     -------
     dict
         ``instrument`` (detector id), ``dataset``, ``science_suffix``, ``subarray`` (bool:
-        SUBARRAY=T or a SCI shape smaller than the table's), ``sci_shapes`` (list of
+        SUBARRAY=T or a SCI shape smaller than the table's), ``subarray_name``,
+        ``subarray_origin`` and ``aperture`` (:func:`~hstcr_common.load.subarray.subarray_facts`;
+        for an IR ramp without its reference border), ``sci_shapes`` (list of
         (rows, cols)), ``n_imsets``, ``bunit``, ``gains``, ``ccdamp``, every key of
         :func:`header_times`, and ``header`` (:func:`header_facts`).
     """
@@ -425,11 +393,18 @@ def read_header_facts(science: FileInput, *, source: str | None = None) -> dict:
         shapes = frame_shapes(hdul)
         subarray = (header_true(header_value("SUBARRAY", primary, sci_header))
                     or smaller_than_chip(shapes, det))
+        border = int(det.reference_border_px)
+        kept = ((shapes[0][-2] - 2 * border, shapes[0][-1] - 2 * border)
+                if shapes and len(shapes[0]) >= 2 else tuple(det.chip_shape))
+        where = subarray_facts(det, primary, sci_header, kept, cut=(border, border))
         facts = {
             "instrument": det.id,
             "dataset": dataset_name(primary, src),
             "science_suffix": science_suffix(primary, src),
             "subarray": bool(subarray),
+            "subarray_name": where["subarray_name"],
+            "subarray_origin": where["subarray_origin"],
+            "aperture": where["aperture"],
             "sci_shapes": shapes,
             "n_imsets": len(extensions(hdul, "SCI")) if det.id == "stis_ccd" else 1,
             "bunit": header_value("BUNIT", sci_header, primary),

@@ -24,8 +24,13 @@ Rules (decided here, relied on by :mod:`hstcr_common.detect.ramp`):
   ``header['gain_note']`` says so.  Read noise per read: mean of READNSEA-D where present
   (WFC3), else the table value.
 * **Reference pixels** (WFC3/IR: a 5-pixel border of the 1024x1024 reads) are cut off:
-  reads, DQ and science are the 1014x1014 light-sensitive pixels.  Every read must have the
-  full shape (chip shape + 2 x border); subarrays are refused.
+  reads, DQ and science are the 1014x1014 light-sensitive pixels.
+* **Subarrays** (SUBARRAY = T, or reads smaller than the full frame; WFC3/IR's SQ64SUB ..
+  SQ512SUB, e.g. SQ256SUB: 266x266 reads = 256x256 pixels + the same 5-pixel border) are
+  loaded as read, border removed: the chip is the subarray, and
+  :attr:`Dark.subarray_origin` = (5 - LTV1, 5 - LTV2) places it in the 1014x1014 frame
+  (379, 379 for a centred SQ256SUB).  Every read must have the shape of the first, no
+  larger than the full frame.
 * :attr:`Chip.science` is the last read minus the zeroth read (e-), :attr:`Chip.dq` the DQ of
   the final read, :attr:`Chip.read_dq` the DQ of every read (zeroth first).
 """
@@ -37,7 +42,9 @@ from astropy.io import fits
 
 from ..instruments import Detector
 from ..model import Chip, Dark, HstcrError
-from .header import dataset_name, header_facts, header_times, header_value
+from .header import dataset_name, header_facts, header_times
+from .keywords import header_value
+from .subarray import cte_corrected, subarray_facts
 
 _RATE_UNITS = {"ELECTRONS/S": ("ELECTRONS", True), "COUNTS/S": ("COUNTS", True),
                "DN/S": ("COUNTS", True), "ELECTRONS": ("ELECTRONS", False),
@@ -83,6 +90,26 @@ def _constant_or_array(hdu, shape: tuple[int, int], what: str, source: str):
     if data.shape != shape:
         raise HstcrError(f"{what} has shape {data.shape}, expected {shape}", source, "load")
     return data
+
+
+def _read_shape(hdu, detector: Detector, source: str) -> tuple[int, int]:
+    """(rows, cols) of a read from its header: the full frame (chip shape + 2 x border) or a
+    subarray no larger than it and larger than the border."""
+    border = int(detector.reference_border_px)
+    full = (detector.chip_shape[0] + 2 * border, detector.chip_shape[1] + 2 * border)
+    header = hdu.header
+    try:
+        naxis = int(header.get("NAXIS", 0))
+        shape = (tuple(int(header[f"NAXIS{k}"]) for k in range(naxis, 0, -1)) if naxis else
+                 (int(header.get("NPIX2", 0)), int(header.get("NPIX1", 0))))
+    except (KeyError, TypeError, ValueError):
+        raise HstcrError("SCI,1 has unreadable NAXIS keywords", source, "load") from None
+    if (len(shape) != 2 or shape[0] > full[0] or shape[1] > full[1]
+            or min(shape) <= 2 * border):
+        raise HstcrError(f"SCI,1 has shape {shape}: expected the {full[0]}x{full[1]} frame or "
+                         f"a subarray of it (with its {border}-pixel reference border)",
+                         source, "load")
+    return shape
 
 
 def _mean_keywords(keys, header, source: str) -> tuple[float | None, dict[str, float]]:
@@ -131,7 +158,7 @@ def load_ir_dark(hdul: fits.HDUList, *, detector: Detector, source: str,
     Raises
     ------
     HstcrError
-        Missing or duplicated reads, wrong array shapes (subarrays), unknown BUNIT, read
+        Missing or duplicated reads, wrong or unequal array shapes, unknown BUNIT, read
         times missing or not increasing, bad exposure keywords.
     """
     primary = hdul[0].header
@@ -156,14 +183,12 @@ def load_ir_dark(hdul: fits.HDUList, *, detector: Detector, source: str,
                          f"{missing})", source, "load")
     if n_reads < 2:
         raise HstcrError(f"ima has {n_reads} read: a ramp needs at least 2", source, "load")
-    if str(header_value("SUBARRAY", primary)).upper() in ("T", "TRUE", "1"):
-        raise HstcrError("subarray ramp (SUBARRAY = T): only full-frame darks are used",
-                         source, "load")
-
     border = int(detector.reference_border_px)
-    ny, nx = detector.chip_shape
-    full = (ny + 2 * border, nx + 2 * border)
+    full = _read_shape(sci[extvers[0]], detector, source)
+    ny, nx = full[0] - 2 * border, full[1] - 2 * border
     inner = (slice(border, border + ny), slice(border, border + nx))
+    where = subarray_facts(detector, primary, sci[extvers[0]].header, (ny, nx),
+                           cut=(border, border))
 
     gain, gain_values = _mean_keywords(detector.gain_keywords, primary, source)
     notes: dict = {}
@@ -272,6 +297,11 @@ def load_ir_dark(hdul: fits.HDUList, *, detector: Detector, source: str,
         ccdgain=None if ccdgain is None else float(ccdgain),
         gains=gain_values,
         bunit="/".join(sorted(bunits)) if len(bunits) > 1 else next(iter(bunits)),
+        subarray=where["subarray"],
+        subarray_name=where["subarray_name"],
+        subarray_origin=where["subarray_origin"],
+        aperture=where["aperture"],
+        cte_corrected=cte_corrected(detector, science_suffix, primary),
         source=source,
         science_suffix=science_suffix,
         support_header=support_header,

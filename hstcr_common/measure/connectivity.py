@@ -12,3 +12,62 @@ NEIGHBOURS_8 = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if (dy, dx) !
 NEIGHBOURS_4 = [(-1, 0), (0, -1), (0, 1), (1, 0)]
 #: 4 of the 8 offsets: visiting them from every pixel visits every adjacent pair once
 HALF_NEIGHBOURS_8 = [(0, 1), (1, -1), (1, 0), (1, 1)]
+
+
+def neighbour_positions(idx: np.ndarray, shape: tuple[int, int],
+                        offsets=NEIGHBOURS_8) -> dict[tuple[int, int], np.ndarray]:
+    """Where each pixel's neighbours are in a sorted list of flat pixel indices.
+
+    Parameters
+    ----------
+    idx : ndarray of int64, (m,)
+        Flat indices (row-major, into an image of ``shape``), strictly increasing.
+    shape : (ny, nx)
+    offsets : iterable of (dy, dx)
+        Neighbour offsets, each within one pixel.
+
+    Returns
+    -------
+    dict
+        ``(dy, dx) -> ndarray of int64 (m,)``: the position in ``idx`` of pixel ``idx[i]``'s
+        neighbour at ``(dy, dx)``, or ``m`` when that neighbour is not listed (or off the
+        chip).  Costs two binary searches per row offset over the m listed pixels, never an
+        image of the chip's size.
+    """
+    idx = np.asarray(idx, dtype=np.int64)
+    m = idx.size
+    nx = int(shape[1])
+    x = idx % nx
+    # a sentinel after the list, equal to no pixel index or neighbour of one: positions m
+    # (not found) and -1 (before the first) read it
+    ext = np.append(idx, np.iinfo(np.int64).min)
+    out = {}
+    for dy in {dy for dy, _ in offsets}:
+        centre = idx + dy * nx                     # the neighbour straight above/below/self
+        if dy == 0:
+            at = np.arange(m, dtype=np.int64)      # the pixel itself
+        else:
+            at = np.searchsorted(idx, centre)      # first listed pixel >= centre
+        has_centre = ext[at] == centre
+        for ddy, dx in offsets:
+            if ddy != dy:
+                continue
+            if dx == 0:
+                pos = at
+                found = has_centre
+            elif dx < 0:                           # the last listed pixel < centre
+                pos = at - 1
+                found = (ext[pos] == centre - 1) & (x > 0)
+            else:                                  # the first listed pixel > centre
+                pos = at + has_centre
+                found = (ext[np.minimum(pos, m)] == centre + 1) & (x < nx - 1)
+            out[(dy, dx)] = np.where(found, pos, m)
+    return out
+
+
+def contains(sorted_idx: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """Whether each of ``query`` is in the strictly increasing ``sorted_idx`` (bool array)."""
+    if sorted_idx.size == 0:
+        return np.zeros(np.shape(query), dtype=bool)
+    at = np.searchsorted(sorted_idx, query)
+    return sorted_idx[np.minimum(at, sorted_idx.size - 1)] == query

@@ -18,9 +18,10 @@ import numpy as np
 
 from ..model import CosmicRayCatalog
 from .background import background_at
+from .labelled import CosmicRayLabels
 
 
-def measure_cosmic_rays(labels: np.ndarray, n: int, image_e: np.ndarray, *,
+def measure_cosmic_rays(labels: np.ndarray | CosmicRayLabels, n: int, image_e: np.ndarray, *,
                         background_e: float | np.ndarray = 0.0,
                         n_merged: np.ndarray | None = None,
                         chip_index: int = 0) -> CosmicRayCatalog:
@@ -28,8 +29,10 @@ def measure_cosmic_rays(labels: np.ndarray, n: int, image_e: np.ndarray, *,
 
     Parameters
     ----------
-    labels : ndarray of int, (ny, nx)
-        0 = no cosmic ray, 1..n = cosmic ray (from :func:`hstcr_common.measure.label_cosmic_rays`).
+    labels : CosmicRayLabels or ndarray of int, (ny, nx)
+        What :func:`hstcr_common.measure.label_cosmic_rays` returned (its pixel lists are
+        used: nothing of the chip's size is scanned, and ``n_merged``, ``n_core_pixels``
+        and ``saturated`` come with it), or a label image (0 = no cosmic ray, 1..n).
     n : int
         Number of labels.
     image_e : ndarray, (ny, nx)
@@ -38,7 +41,8 @@ def measure_cosmic_rays(labels: np.ndarray, n: int, image_e: np.ndarray, *,
         Background to remove (e-): a chip level, a per-pixel reference, or a reference
         plus a level (see :func:`background_at`).
     n_merged : ndarray of int, (n,), optional
-        From :func:`hstcr_common.measure.label_cosmic_rays`; ones when None.
+        With a label image: from :func:`hstcr_common.measure.label_cosmic_rays`; ones when
+        None.
     chip_index : int
         Written to ``chip_index`` (the caller's index into ``Dark.chips``).
 
@@ -47,13 +51,24 @@ def measure_cosmic_rays(labels: np.ndarray, n: int, image_e: np.ndarray, *,
     CosmicRayCatalog
         ``cr_id`` 1..n in label order.  ``energy_e`` = sum of the pixels' electrons;
         moments use weights clipped at 0 (see module docstring); pixels are listed per
-        cosmic ray in raster order.
+        cosmic ray in raster order.  ``n_core_pixels`` and ``saturated`` are filled when
+        ``labels`` is a :class:`CosmicRayLabels` (``saturated`` if it was given one).
     """
+    extra = {}
+    if isinstance(labels, CosmicRayLabels):
+        if n != labels.n:
+            raise ValueError(f"measure_cosmic_rays: n={n} but the labels hold {labels.n}")
+        idx, lab, nx = labels.idx, labels.pixel_label, labels.shape[1]
+        n_merged = labels.n_merged
+        extra["n_core_pixels"] = labels.n_core_pixels
+        extra["saturated"] = labels.saturated
+    else:
+        nx = labels.shape[1]
+        idx = np.flatnonzero(labels != 0)           # a bool scan is ~2x faster
+        lab = labels.ravel()[idx]
     if n == 0:
-        return CosmicRayCatalog.empty()
-    nx = labels.shape[1]
-    idx = np.flatnonzero(labels != 0)               # a bool scan is ~2x faster
-    lab = labels.ravel()[idx]
+        return CosmicRayCatalog.empty(optional=tuple(k for k, v in extra.items()
+                                                     if v is not None))
     order = np.argsort(lab, kind="stable")          # pixels grouped by label, raster within
     idx, lab = idx[order], lab[order]
     counts = np.bincount(lab, minlength=n + 1)[1:]
@@ -111,4 +126,5 @@ def measure_cosmic_rays(labels: np.ndarray, n: int, image_e: np.ndarray, *,
         pixel_offsets=offsets,
         pixel_x=x.astype(np.int16), pixel_y=y.astype(np.int16),
         pixel_e=e.astype(np.float32),
+        **extra,
     )

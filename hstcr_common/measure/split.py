@@ -20,7 +20,9 @@ it holds more than one *significant* local maximum:
    peak between two lower basins only meets its true rival once they joined.
 
 Everything works on the pixel arrays of the masked pixels (flat indices, values), with one
-gather per neighbour offset through a lookup image: no Python loop per cosmic ray.
+gather per neighbour offset (neighbours found by binary search in the sorted flat indices,
+:func:`.connectivity.neighbour_positions`): no Python loop per cosmic ray and no array of
+the chip's size, so the cost follows the masked pixels, not the frame.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .connectivity import HALF_NEIGHBOURS_8, NEIGHBOURS_8
+from .connectivity import HALF_NEIGHBOURS_8, NEIGHBOURS_8, neighbour_positions
 
 #: basins with fewer pixels never stand alone (a one-pixel maximum is a noise spike)
 MIN_BASIN_PIXELS = 2
@@ -60,23 +62,16 @@ class _Basins:
 def _climb(idx: np.ndarray, values: np.ndarray, shape: tuple[int, int]) -> _Basins:
     """Steepest ascent inside the mask, then pointer jumping to the local maxima."""
     m = idx.size
-    ny, nx = shape
-    # pixel -> position in idx, on a frame padded by one pixel all round so every neighbour
-    # lookup is one gather with no edge tests; unmasked and off-chip pixels hold m, the
-    # position of a sentinel value of -inf (never brighter than anything)
-    pos = np.full((ny + 2) * (nx + 2), m, dtype=np.int64)
-    y, x = np.divmod(idx, nx)
-    base = (y + 1) * (nx + 2) + (x + 1)
-    pos[base] = np.arange(m, dtype=np.int64)
-    del y, x
+    # each pixel's 8 neighbours as positions into idx (m: not masked, or off the chip),
+    # found by binary search in the sorted idx: no image of the chip's size.  Position m
+    # holds a sentinel value of -inf (never brighter than anything).
+    neighbours = neighbour_positions(idx, shape, NEIGHBOURS_8)
     values_ext = np.append(values, -np.inf)
     # "brighter" is a strict order: by value, ties broken by position (no sort needed)
     parent = np.arange(m, dtype=np.int64)
     best_v = values.copy()
-    neighbours = {}
     for dy, dx in NEIGHBOURS_8:
-        nb = pos[base + (dy * (nx + 2) + dx)]
-        neighbours[(dy, dx)] = nb
+        nb = neighbours[(dy, dx)]
         cand = values_ext[nb]
         better = (cand > best_v) | ((cand == best_v) & (nb > parent))
         np.copyto(parent, nb, where=better)

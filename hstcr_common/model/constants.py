@@ -27,12 +27,14 @@ REFERENCE_CR_RATE_S_CM2 = 1.2
 #: Devices", SPIE 2001, ch. 2: 3.65 eV at 300 K).
 SILICON_EV_PER_PAIR = 3.65
 
-#: Detection methods, in the order the CLI lists them.  ``dq``: the product's CR bit;
-#: ``threshold``: one dark; ``stack``: a group of darks with one set-up; ``ramp``: jumps
-#: between the reads of an IR ramp (chosen automatically for IR detectors).
-CCD_METHODS = ("threshold", "dq", "stack")
+#: Detection methods, in the order the CLI lists them.  ``auto``: darks grouped by set-up,
+#: each searched against its group's reference (``reference`` in the lake), a dark with no
+#: group by ``threshold`` (what was used and why is recorded per dark); ``dq``: the
+#: product's CR bit; ``threshold``: one dark; ``stack``: a group of darks with one set-up;
+#: ``ramp``: jumps between the reads of an IR ramp (chosen automatically for IR detectors).
+CCD_METHODS = ("auto", "threshold", "dq", "stack")
 METHODS = CCD_METHODS + ("ramp",)
-DEFAULT_METHOD = "threshold"
+DEFAULT_METHOD = "auto"
 
 #: Environment variables read by hstcr, by name, so no module spells them twice.
 ENV_LAKE = "HSTCR_LAKE"                 # the lake a Lambda writes to (s3://bucket/prefix)

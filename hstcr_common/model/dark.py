@@ -92,7 +92,23 @@ class Dark:
     bunit : str
         BUNIT of the science product as found in the file (before conversion).
     subarray : bool
-        Always False for a loaded dark (subarrays are refused); kept for the record.
+        True when the product is a subarray (SUBARRAY=T, or chips smaller than the table's
+        chip shape).  Its chips keep the shape read (the subarray, reference pixels of an IR
+        ramp removed) and every pixel coordinate downstream is in that frame: the *chip
+        frame* is always the array as read.
+    subarray_name : str
+        For a subarray: SUBTYPE where the header has it (WFC3/IR ``SQ256SUB``), else
+        APERTURE, else ``<rows>x<cols>``; '' for a full frame.
+    subarray_origin : (int, int) or None
+        (x0, y0): 0-based column and row, in the full chip's science frame (overscan and
+        reference pixels excluded), of the subarray's pixel (0, 0), so ``x_full = x + x0``.
+        From LTV1/LTV2 (``x0 = cut - LTV1``, ``cut`` the pixels trimmed before it), else
+        STIS's CENTERA/SIZAXIS; None for a full frame or when the header gives neither.
+    aperture : str
+        APERTURE keyword ('' where absent).
+    cte_corrected : bool or None
+        Whether the science product was corrected for charge-transfer inefficiency (an
+        ``flc``, or PCTECORR = 'COMPLETE'); None for IR arrays, where CTE does not apply.
     source : str
         Where the science product came from (path or URL).
     science_suffix : str
@@ -120,6 +136,10 @@ class Dark:
     gains: dict[str, float] = field(default_factory=dict)
     bunit: str = ""
     subarray: bool = False
+    subarray_name: str = ""
+    subarray_origin: tuple[int, int] | None = None
+    aperture: str = ""
+    cte_corrected: bool | None = False
     source: str = ""
     science_suffix: str = ""
     support_header: dict | None = None

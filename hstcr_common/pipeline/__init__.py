@@ -24,6 +24,8 @@ _EXPORTS = {
     "known_files": "resume",
     "lake_index": "resume",
     "partition_for": "resume",
+    "plan_auto": "groups",
+    "build_group_reference": "groups",
     "process_group": "process",
     "process_item": "process",
     "process_one": "process",

@@ -130,7 +130,8 @@ def items_from_folder(folder: str | os.PathLike) -> list[WorkItem]:
 
 
 def _with_header_facts(item: WorkItem) -> WorkItem:
-    """Fill ``instrument``, ``month`` and the stack grouping keys from the science header.
+    """Fill ``instrument``, ``month`` and the grouping keys (``exptime_s``, ``ccdamp``,
+    ``ccdgain``, ``flashdur_s``, ``expstart_mjd``) from the science header.
 
     Only headers are read.  A file whose header cannot be read keeps None: loading it
     fails later and the problem becomes its ``failures`` row.
@@ -143,6 +144,11 @@ def _with_header_facts(item: WorkItem) -> WorkItem:
     item["month"] = f"{facts['date_obs'].year:04d}-{facts['date_obs'].month:02d}"
     item["exptime_s"] = facts.get("exptime_s")
     item["ccdamp"] = facts.get("ccdamp")
+    # the rest of what method auto groups by (plan_groups): gain, post-flash, start time
+    gains = facts.get("gains") or {}
+    item["ccdgain"] = gains.get("CCDGAIN", gains.get("ATODGAIN"))
+    item["flashdur_s"] = facts.get("flashdur_s")
+    item["expstart_mjd"] = facts.get("expstart_mjd")
     return item
 
 

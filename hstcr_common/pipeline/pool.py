@@ -13,6 +13,7 @@ from ..detect import group_for_stack
 from ..lake import DEFAULT_LAKE, Lake
 from ..model import DarkResult, HstcrError, MethodParams, WorkItem
 from ..model.constants import CCD_METHODS, DEFAULT_METHOD
+from .groups import build_group_reference, plan_auto
 from .process import as_params, process_group, process_one, record_failure
 from .resume import known_files, lake_index
 
@@ -97,7 +98,11 @@ class _Job:
 
 
 def _task(job: _Job, kind: str, payload, known) -> list[DarkResult]:
-    """Pool entry point (module level so it pickles): one dark, or one stack group."""
+    """Pool entry point (module level so it pickles): one dark, one stack group, or (``auto``)
+    one group's reference (its result: one dict, see :func:`build_group_reference`)."""
+    if kind == "reference":
+        return [build_group_reference(payload, job.lake, job.params, reprocess=job.reprocess,
+                                      known=known)]
     if kind == "group":
         return process_group(payload, lake=job.lake, params=job.params, reprocess=job.reprocess, known=known)
     return [process_one(payload, job.lake, job.method, job.params, job.reprocess, known)]
@@ -249,8 +254,12 @@ def run(items: Iterable[WorkItem], *, lake: str = DEFAULT_LAKE, method: str = DE
         See :func:`scan_inputs`, :func:`read_items`.
     lake : str
         Lake root; checked before any work.
-    method : {'threshold', 'dq', 'stack'}
-        Detection method for CCD darks (IR always ``ramp``).
+    method : {'auto', 'threshold', 'dq', 'stack'}
+        Detection method for CCD darks (IR always ``ramp``).  ``auto`` (the default): the
+        darks are grouped by set-up, each group's reference is built once (one task per
+        group, written to ``<lake>/references/``), then each dark is searched against it
+        (one task per dark); a dark with no group is searched alone with ``threshold``
+        (:mod:`hstcr_common.pipeline.groups`).
     params : MethodParams or dict, optional
         The method's parameters; a dict is parsed and validated before any work.
     reprocess : bool
@@ -284,7 +293,42 @@ def run(items: Iterable[WorkItem], *, lake: str = DEFAULT_LAKE, method: str = DE
     job.lake.sweep_temporary()
     index = lake_index(job.lake)
 
+    def references_for(chunk) -> list:
+        """``auto``: one task per group; the items of the chunk, each told its reference."""
+        groups, alone = plan_auto(chunk, job.params)
+        built: dict[int, dict] = {}
+
+        def took(k, results):
+            built[k] = results[0]
+
+        tasks = [("reference", g, {it["dataset"]: known_files(index, it["dataset"]) for it in g})
+                 for g in groups]
+        if pool is None:
+            for k, (kind, payload, known) in enumerate(tasks):
+                took(k, _task(job, kind, payload, known))
+        else:
+            futures = {pool.submit(_task, job, kind, payload, known): k
+                       for k, (kind, payload, known) in enumerate(tasks)}
+            for fut in as_completed(futures):
+                try:
+                    took(futures[fut], fut.result())
+                except Exception as exc:  # noqa: BLE001 - a worker died building it
+                    took(futures[fut], [{"path": None, "status": "failed", "errors": {},
+                                         "reason": f"reference failed ({type(exc).__name__}: "
+                                                   f"{exc}); threshold with hot-pixel rejection"}])
+        out = []
+        for k, g in enumerate(groups):
+            ref = built[k]
+            for it in g:
+                told = dict(it, method_reason=ref["reason"])
+                if ref["path"] and it["dataset"] not in ref.get("errors", {}):
+                    told["reference"] = ref["path"]
+                out.append(told)
+        return out + list(alone)
+
     def tasks_for(chunk):
+        if method == "auto":
+            chunk = references_for(chunk)
         if method == "stack":
             return [("group", group, {it["dataset"]: known_files(index, it["dataset"]) for it in group})
                     for group in stack_groups(chunk)]

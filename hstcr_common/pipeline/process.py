@@ -1,6 +1,8 @@
 """One dark, or one group of darks, from its files to the lake.
 
 A dark goes ``fetch -> load -> detect (+measure) -> timing -> orbit -> rows -> write``.
+With ``auto`` an item may name its group's ``reference`` in the lake (and its
+``method_reason``), written by :mod:`.groups`; the dark is then searched against it.
 :func:`process_item` (one dark) and :func:`process_group` (a ``stack`` group) are the one
 path shared by ``hstcr run``, its process pool and the AWS Lambda worker.  Neither raises for
 a problem with the input: every failure goes through :func:`_failed`, which files one
@@ -15,7 +17,8 @@ import os
 import time
 import traceback
 
-from ..detect import find_cosmic_rays, find_cosmic_rays_stack, find_ir_cosmic_rays
+from ..detect import (find_cosmic_rays, find_cosmic_rays_reference, find_cosmic_rays_stack,
+                      find_ir_cosmic_rays)
 from ..ephemeris import exposure_timing, track_for_dark
 from ..lake import Lake, PartitionKey, cosmic_rays_table, exposures_table, failures_table
 from ..load import load_dark
@@ -23,6 +26,7 @@ from ..model import (DarkResult, HstcrError, KnownFiles, MethodParams, StackPara
                      params_hash, parse_params, redact)
 from ..model.constants import CCD_METHODS
 from ..remote import fetch_dark_files
+from .groups import read_reference
 from .resume import already_done, clean_after_write, finish_skipped, partition_for
 
 
@@ -114,15 +118,23 @@ def as_params(method: str, params: MethodParams | dict | None) -> MethodParams:
     return params
 
 
-def detect(dark, params: MethodParams):
+def detect(dark, params: MethodParams, reference=None, reason: str = ""):
     """(catalogue, summary, method used).  IR ramps are always searched for jumps between
     reads; the user's parameters belong to the CCD method asked for, so a ramp gets its own
-    defaults."""
+    defaults.  With ``auto``, a dark with its group's ``reference`` is searched against it
+    (``reference``), one without alone (``threshold``); the summary says why."""
     if dark.detector.kind == "ir":
         catalog, summary = find_ir_cosmic_rays(dark)
+        if params.method == "auto":
+            summary.method_reason = "IR ramp: jumps between reads"
         return catalog, summary, "ramp"
+    if params.method == "auto" and reference is not None:
+        catalog, summary = find_cosmic_rays_reference(dark, reference, params, reason=reason)
+        return catalog, summary, "reference"
     catalog, summary = find_cosmic_rays(dark, params)
-    return catalog, summary, params.method
+    if params.method == "auto" and reason:
+        summary.method_reason = reason
+    return catalog, summary, summary.method
 
 
 def write(lake: Lake, item: WorkItem, dark, detection, params_key: str, stages: Stages,
@@ -213,13 +225,18 @@ def process_one(item: WorkItem, lake: Lake, method: str, params: MethodParams | 
         dark = load(item, files)
         del files
         stages.start("detect")
-        n_cr = write(lake, item, dark, detect(dark, params), params_key, stages, known)
+        reference = None
+        if params.method == "auto" and item.get("reference") and dark.detector.kind == "ccd":
+            reference = read_reference(lake, item["reference"])
+        detection = detect(dark, params, reference, item.get("method_reason") or "")
+        del reference
+        n_cr = write(lake, item, dark, detection, params_key, stages, known)
         return dark_result(item, "done", dark=dark, n_cr=n_cr, seconds=stages.elapsed(), stages=stages.stop())
     except Exception as exc:  # noqa: BLE001 - every failure becomes a row, the run goes on
         return _failed(lake, item, exc, method, dark, known, stages)
 
 
-def process_item(item: WorkItem, *, lake: str | Lake, method: str = "threshold",
+def process_item(item: WorkItem, *, lake: str | Lake, method: str = "auto",
                  params: MethodParams | dict | None = None,
                  reprocess: bool = False) -> DarkResult:
     """Process one dark (one work item) into the lake.
@@ -230,8 +247,10 @@ def process_item(item: WorkItem, *, lake: str | Lake, method: str = "threshold",
         ``{"dataset", "instrument", "month", "files": {"science", "support", "dq"?}}``.
     lake : str or Lake
         Lake root: local folder or ``s3://bucket/prefix``.
-    method : {'threshold', 'dq'}
-        CCD detection method (IR darks always use ``ramp``).
+    method : {'auto', 'threshold', 'dq'}
+        CCD detection method (IR darks always use ``ramp``).  ``auto``: against the
+        reference named by ``item["reference"]`` (a lake path, :mod:`.groups`), else
+        ``threshold``.
     params : MethodParams or dict, optional
         The method's parameters (:func:`hstcr_common.model.parse_params`); a dict is parsed
         and validated, and a bad one becomes the dark's failures row.

@@ -191,7 +191,9 @@ class MonthPlan:
     pages : int
         Observation pages requested.
     subarray : int
-        Darks dropped as subarrays / binned frames.
+        Darks that are subarrays (or binned frames) by the size of their frame product: kept,
+        with ``"subarray": true`` in the item; the loader searches their real array (a binned
+        frame is refused there, with a failures row).
     incomplete : int
         Rootnames dropped because a needed file (science, support, dq) is not in MAST.
     unchecked : int
@@ -266,11 +268,9 @@ def build_items(detector: Detector, month: str, observations: list[dict], produc
         # the science product itself when it is a frame product, else the first one listed
         candidates = [science] if science in frame_suffixes(detector) else list(frame_suffixes(detector))
         probe = next((s for s in candidates if s in found and found[s][0] is not None), None)
-        if probe is None:
-            plan.unchecked += 1
-        elif found[probe][0] < full_frame_min_bytes(detector, probe):
-            plan.subarray += 1
-            continue
+        subarray = probe is not None and found[probe][0] < full_frame_min_bytes(detector, probe)
+        plan.unchecked += probe is None
+        plan.subarray += subarray
         obs = found[science][1]
         item = {
             "dataset": rootname,
@@ -283,6 +283,8 @@ def build_items(detector: Detector, month: str, observations: list[dict], produc
             "start_mjd": float(obs["t_min"]) if obs.get("t_min") is not None else None,
             "exptime_s": float(obs["t_exptime"]) if obs.get("t_exptime") is not None else None,
         }
+        if subarray:
+            item["subarray"] = True
         plan.bytes_full += sum(size or 0 for size in item["sizes"].values())
         plan.items.append(item)
     plan.items.sort(key=lambda it: (it["start_mjd"] or 0.0, it["dataset"]))

@@ -9,6 +9,7 @@ injected over the integration time the pipeline itself derives from the keywords
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,13 +20,14 @@ import pyarrow as pa
 from ..model import REFERENCE_CR_RATE_S_CM2, SECONDS_PER_DAY, Chip, Dark, HstcrError
 from ..instruments import Detector, get_detector
 from ..ephemeris import integration_time as pipeline_integration_time
-from .chip import (HOT_PIXEL_FRACTION, N_BAD_COLUMNS, UNFLAGGED_HOT_FRACTION, ChipSpec,
-                   ChipTruth, simulate_chip)
+from .chip import ChipSpec, ChipTruth, simulate_chip
+from .conditions import DarkConditions, resolve_conditions
 from .exposure import as_utc, dataset_name, default_date, manifest_item, mjd_from_datetime
 from .overrides import with_overrides
+from .pattern import HOT_PIXEL_FRACTION, N_BAD_COLUMNS, UNFLAGGED_HOT_FRACTION
 from .products import CCDAMP, date_obs_text, support_hdus, write_products
 from .support import orbital_elements
-from .truth import chip_truth_table
+from .truth import chip_truth_table, hot_pixel_table
 
 #: HST idle time added to DARKTIME after EXPTIME + FLASHDUR (s) for detectors whose headers
 #: carry DARKTIME (post-SM4 full-frame ACS/WFC and WFC3/UVIS include the time since the last
@@ -34,6 +36,10 @@ from .truth import chip_truth_table
 DARKTIME_OVERHEAD_S = {"acs_wfc": 3.0, "wfc3_uvis": 3.0}
 #: post-flash electrons per second of FLASHDUR (the MED current gives ~tens of e- in a few s)
 FLASH_E_PER_S = 1.0
+#: share of the CTE trail left in a CTE-corrected ``flc`` product: the pixel-based correction
+#: (ACS and WFC3 Data Handbooks) restores most of the trailed charge but not all of it, least
+#: for faint charge packets.  0.2 is an assumption (unverified), not a measured value.
+FLC_CTE_RESIDUAL = 0.2
 #: science products a synthetic dark can be written as, per detector
 _SUFFIXES = {"acs_wfc": ("flt", "flc"), "wfc3_uvis": ("flt", "flc"), "acs_hrc": ("flt",),
              "stis_ccd": ("flt", "crj"), "wfpc2": ("c0m",)}
@@ -64,11 +70,22 @@ class DarkSpec:
         FLASHDUR (s) for post-flashed detectors (ACS/WFC, WFC3/UVIS); the flash adds
         :data:`FLASH_E_PER_S` electrons per second of flash to every pixel.  None: 0.
     science_suffix : str, optional
-        ``flt`` (default) / ``flc`` (ACS, WFC3), ``flt``/``crj`` (STIS), ``c0m`` (WFPC2).
+        ``flt``/``flc`` (ACS, WFC3), ``flt``/``crj`` (STIS), ``c0m`` (WFPC2); None: the
+        detector's preferred product.  An ``flc`` is CTE-corrected: its trails keep
+        :data:`FLC_CTE_RESIDUAL` of the conditions' ``cte_fraction``.
     bunit : str, optional
         ``ELECTRONS`` or ``COUNTS``; None: the detector's product unit.
     shape : (ny, nx), optional
         Chip shape (a smaller frame for quick tests, labelled a subarray); None: full frame.
+    conditions : DarkConditions or str
+        Departures from the ideal dark: a :class:`~.conditions.DarkConditions` or a preset
+        name, ``"clean"`` (default: none, the generator's behaviour before issue 13, bit for
+        bit), ``"realistic"`` (this detector on this dark's date) or ``"late-mission"``.  A
+        post-flash level (``flash_e``) writes FLASHDUR = ``flash_e / FLASH_E_PER_S`` unless
+        ``flashdur_s`` is given, which then sets the level.
+    condition_overrides : tuple of (field, value)
+        :class:`~.conditions.DarkConditions` fields replaced after resolving ``conditions``
+        (e.g. ``(("hot_fraction", 0.02),)``).
     """
 
     exptime_s: float | None = None
@@ -82,6 +99,8 @@ class DarkSpec:
     science_suffix: str | None = None
     bunit: str | None = None
     shape: tuple[int, int] | None = None
+    conditions: DarkConditions | str = "clean"
+    condition_overrides: tuple = ()
 
 
 @dataclass
@@ -146,6 +165,12 @@ class SyntheticDark:
         """The dark as a manifest work item (see DESIGN.md)."""
         return manifest_item(self)
 
+    @property
+    def hot_pixels(self) -> pa.Table:
+        """Truth of every hot, warm, clustered and telegraph pixel (one row per pixel, see
+        :func:`~.truth.hot_pixel_table`)."""
+        return hot_pixel_table(self.dataset, self.detector, self.chips)
+
 
 def integration_time(detector: Detector, exptime_s: float, flashdur_s: float) -> tuple[
         float, float | None, str]:
@@ -199,7 +224,7 @@ def simulate_dark(detector_id, spec: DarkSpec | None = None, *, seed: int,
     spec = with_overrides(spec or DarkSpec(), overrides)
     det = detector_id if isinstance(detector_id, Detector) else get_detector(str(detector_id))
     seed = int(seed)
-    facts, (when, integration_s, rule) = _header_facts(det, spec, seed)
+    facts, (when, integration_s, rule), conditions = _header_facts(det, spec, seed)
     dataset = (dataset or dataset_name(det.dataset_prefix, [seed, 0x5EED])).lower()
     if len(dataset) != 9:
         raise HstcrError(f"dataset name {dataset!r} must have 9 characters")
@@ -211,8 +236,10 @@ def simulate_dark(detector_id, spec: DarkSpec | None = None, *, seed: int,
         shape=spec.shape, exposure_s=integration_s,
         cr_rate_per_s_cm2=spec.cr_rate_per_s_cm2, hot_pixel_fraction=spec.hot_pixel_fraction,
         unflagged_hot_fraction=spec.unflagged_hot_fraction, n_bad_columns=spec.n_bad_columns,
-        flag_cosmic_rays=spec.flag_cosmic_rays, flash_e=facts["flashdur"] * FLASH_E_PER_S)
-    chips = [simulate_chip(det, chip_spec, rng=rng, fixed_pattern_seed=[fixed_seed, index, 0xF1C5])
+        flag_cosmic_rays=spec.flag_cosmic_rays, flash_e=facts["flashdur"] * FLASH_E_PER_S,
+        conditions=conditions)
+    chips = [simulate_chip(det, dataclasses.replace(chip_spec, chip_index=index), rng=rng,
+                           fixed_pattern_seed=[fixed_seed, index, 0xF1C5])
              for index in range(det.n_chips)]
     # a smaller test frame is honestly labelled a subarray (the loader refuses those)
     facts["subarray"] = tuple(chips[0].shape) != tuple(det.chip_shape)
@@ -225,10 +252,12 @@ def simulate_dark(detector_id, spec: DarkSpec | None = None, *, seed: int,
                          exposure=exposure, facts=facts)
 
 
-def _header_facts(det: Detector, spec: DarkSpec, seed: int) -> tuple[dict, tuple]:
+def _header_facts(det: Detector, spec: DarkSpec, seed: int) -> tuple[dict, tuple,
+                                                                     DarkConditions]:
     """Check the spec against the detector and resolve every header value once.
 
-    Returns the header facts and (observation datetime, integration time s, its rule).
+    Returns the header facts, (observation datetime, integration time s, its rule) and the
+    resolved conditions (their flash level decides FLASHDUR unless the spec gives it).
     """
     if det.kind != "ccd":
         raise HstcrError(f"{det.name}: synthetic darks here are CCD only (IR ramps are "
@@ -244,10 +273,20 @@ def _header_facts(det: Detector, spec: DarkSpec, seed: int) -> tuple[dict, tuple
     exptime = float(det.typical_exptime_s if spec.exptime_s is None else spec.exptime_s)
     if exptime <= 0:
         raise HstcrError(f"{det.name}: exposure time must be > 0, got {exptime}")
-    flashdur = float(spec.flashdur_s or 0.0)
-    if flashdur and not det.flashdur_applies:
-        raise HstcrError(f"{det.name}: FLASHDUR does not apply to this detector")
     when = as_utc(spec.date) if spec.date is not None else default_date(det, seed)
+    conditions = resolve_conditions(spec.conditions, det, when, spec.condition_overrides)
+    if spec.flashdur_s is not None or conditions.flash_e is None:
+        flashdur = float(spec.flashdur_s or 0.0)
+        if conditions.flash_e is not None:
+            # FLASHDUR given: it sets the level
+            conditions = dataclasses.replace(conditions, flash_e=None)
+    else:
+        flashdur = float(conditions.flash_e) / FLASH_E_PER_S
+    if flashdur and not det.flashdur_applies:
+        raise HstcrError(f"{det.name}: FLASHDUR does not apply to this detector (no post-flash)")
+    if suffix == "flc" and conditions.cte_fraction > 0:
+        conditions = dataclasses.replace(
+            conditions, cte_fraction=conditions.cte_fraction * FLC_CTE_RESIDUAL)
     integration_s, darktime, rule = integration_time(det, exptime, flashdur)
     expstart = mjd_from_datetime(when)
     return {
@@ -258,7 +297,7 @@ def _header_facts(det: Detector, spec: DarkSpec, seed: int) -> tuple[dict, tuple
         "expstart": expstart, "expend": expstart + (exptime + flashdur) / SECONDS_PER_DAY,
         "date_obs_text": date_obs_text(det, when), "time_obs": when.strftime("%H:%M:%S"),
         "science_suffix": suffix, "bunit": bunit,
-    }, (when, integration_s, rule)
+    }, (when, integration_s, rule), conditions
 
 
 def _exposure_truth(det: Detector, spec: DarkSpec, facts: dict, chips: list[ChipTruth],
@@ -277,6 +316,7 @@ def _exposure_truth(det: Detector, spec: DarkSpec, facts: dict, chips: list[Chip
         "bunit": facts["bunit"],
         "science_suffix": facts["science_suffix"],
         "flag_cosmic_rays": bool(spec.flag_cosmic_rays),
+        "conditions": chips[0].conditions.as_dict() if chips else None,
         "area_cm2": float(sum(c.area_cm2 for c in chips)),
         "n_cr": int(sum(len(c.cosmic_rays) for c in chips)),
         "chips": [
@@ -285,7 +325,11 @@ def _exposure_truth(det: Detector, spec: DarkSpec, facts: dict, chips: list[Chip
              "n_hot": int(c.hot_pixels.sum()), "n_unflagged_hot": int(
                  c.unflagged_hot_pixels.sum()),
              "bad_columns": [int(x) for x in c.bad_columns],
-             "background_e": c.background_e, "read_noise_e": c.read_noise_e}
+             "background_e": c.background_e, "read_noise_e": c.read_noise_e,
+             "flash_e": c.flash_e, "amp_offsets_e": list(c.amp_offsets_e),
+             "n_telegraph": int(0 if c.telegraph_pixels is None else c.telegraph_pixels.sum()),
+             "n_saturated_cr": int(c.cosmic_rays.is_saturated.sum()),
+             "n_heavy_ion": int(c.cosmic_rays.is_heavy_ion.sum())}
             for i, (layout, c) in enumerate(zip(det.chips, chips))
         ],
         "orbital_elements": elements,

@@ -61,14 +61,17 @@ def write_sample(detector_id, n: int, out_dir, seed: int = 0, *, start=None,
         Share one hot-pixel pattern across the darks (default True).
     **kwargs
         Passed to the writer: spec fields (``exptime_s``, ``cr_rate_per_s_cm2``,
-        ``flag_cosmic_rays``, ``shape`` ...), ``fixed_pattern_seed``, and ``dataset`` for a
-        sample of one.
+        ``flag_cosmic_rays``, ``shape``, ``conditions`` ...), ``fixed_pattern_seed``, and
+        ``dataset`` for a sample of one.  CCD ``conditions`` default to ``"clean"``; with
+        ``"realistic"`` each dark gets its own date's level, and darks sharing the fixed
+        pattern share their hot pixels (a later dark in the anneal cycle has more).
 
     Returns
     -------
     list of SyntheticDark or IrDarkFiles
         Also written: ``truth.parquet`` (every injected cosmic ray, exposure truth in the
-        metadata), ``truth_exposures.parquet`` and ``manifest.jsonl`` in ``out_dir``.
+        metadata), ``truth_exposures.parquet``, ``manifest.jsonl`` and, for CCDs,
+        ``hot_pixels.parquet`` (:func:`~.truth.hot_pixel_table`) in ``out_dir``.
     """
     det = detector_id if isinstance(detector_id, Detector) else get_detector(str(detector_id))
     if n < 1:
@@ -103,9 +106,13 @@ def write_sample(detector_id, n: int, out_dir, seed: int = 0, *, start=None,
 
 
 def _write_sample_truth(out_dir: Path, darks: list) -> None:
-    """truth.parquet, truth_exposures.parquet and manifest.jsonl of a written sample."""
+    """truth.parquet, truth_exposures.parquet, manifest.jsonl and (CCD) hot_pixels.parquet of
+    a written sample."""
     exposures = [d.exposure for d in darks]
     write_truth(out_dir / "truth.parquet", pa.concat_tables([d.truth for d in darks]), exposures)
+    if darks and hasattr(darks[0], "hot_pixels"):
+        pq.write_table(pa.concat_tables([d.hot_pixels for d in darks]),
+                       out_dir / "hot_pixels.parquet")
     pq.write_table(exposures_table(exposures), out_dir / "truth_exposures.parquet")
     with open(out_dir / "manifest.jsonl", "w") as fh:
         for d in darks:

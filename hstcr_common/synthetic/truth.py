@@ -1,7 +1,13 @@
 """The truth table of synthetic darks: one row per injected cosmic ray, plus exposure truth.
 
 CCD and IR darks share one format (:data:`TRUTH_SCHEMA`; IR rows add ``read_index`` and
-``arrival_time_s``, :data:`RAMP_TRUTH_SCHEMA`).  A truth Parquet file carries the
+``arrival_time_s``, :data:`RAMP_TRUTH_SCHEMA`).  ``energy_e`` is the charge deposited (what a
+perfect detector would report, the sum of ``pixels``); ``energy_observed_e`` is what the frame
+holds of it in those pixels after bleeding, CTE trails and the A/D limit (equal to
+``energy_e`` in ideal darks and IR ramps), and ``saturated`` says a pixel of it is flagged
+saturated, so scoring can report both.  The hot pixels of a CCD dark have a truth table of
+their own (:data:`HOT_PIXEL_SCHEMA`, :func:`hot_pixel_table`), so a false detection can be
+traced to the hot, clustered or telegraph pixel it came from.  A truth Parquet file carries the
 exposure-level truth as JSON in its schema metadata (``hstcr.truth.exposures``);
 :func:`exposures_table` flattens it to one row per chip.
 """
@@ -34,7 +40,25 @@ TRUTH_SCHEMA = pa.schema([
     pa.field("y0", pa.float32(), nullable=False),
     pa.field("x1", pa.float32(), nullable=False),
     pa.field("y1", pa.float32(), nullable=False),
+    pa.field("energy_observed_e", pa.float32(), nullable=False),  # in the frame's pixels
+    pa.field("saturated", pa.bool_(), nullable=False),
+    pa.field("heavy_ion", pa.bool_(), nullable=False),
     pa.field("pixels", pa.list_(PIXEL), nullable=False),
+])
+
+HOT_PIXEL_SCHEMA = pa.schema([
+    pa.field("dataset", pa.string(), nullable=False),
+    pa.field("instrument", pa.string(), nullable=False),
+    pa.field("chip", pa.string(), nullable=False),
+    pa.field("chip_index", pa.int16(), nullable=False),
+    pa.field("x", pa.int16(), nullable=False),
+    pa.field("y", pa.int16(), nullable=False),
+    pa.field("level_e", pa.float32(), nullable=False),       # expected extra e- in this dark
+    pa.field("rate_e_per_s", pa.float32(), nullable=False),  # this dark's extra dark rate
+    pa.field("flagged", pa.bool_(), nullable=False),         # hot-pixel bit set in DQ
+    pa.field("telegraph", pa.bool_(), nullable=False),
+    pa.field("telegraph_high", pa.bool_(), nullable=False),  # at its high level in this dark
+    pa.field("cluster_id", pa.int32(), nullable=False),      # 0: isolated
 ])
 
 TRUTH_EXPOSURES_SCHEMA = pa.schema([
@@ -85,6 +109,9 @@ def chip_truth_table(dataset: str, detector: Detector, chips: list[ChipTruth]) -
         cols["chip_index"].append(np.full(n, index, dtype=np.int16))
         for name in ("cr_id", "energy_e", "n_pixels", "x0", "y0", "x1", "y1"):
             cols[name].append(getattr(cr, name))
+        cols["energy_observed_e"].append(cr.observed_energy)
+        cols["saturated"].append(cr.is_saturated)
+        cols["heavy_ion"].append(cr.is_heavy_ion)
         offsets.append(cr.pixel_offsets[1:] + shift)
         shift += int(cr.pixel_offsets[-1])
         xs.append(cr.pixel_x)
@@ -118,6 +145,8 @@ def ramp_truth_table(dataset: str, detector: Detector, truth: RampTruth) -> pa.T
         "n_pixels": pa.array(truth.n_pixels, pa.int32()),
         "x0": pa.array(ends[:, 0], pa.float32()), "y0": pa.array(ends[:, 1], pa.float32()),
         "x1": pa.array(ends[:, 2], pa.float32()), "y1": pa.array(ends[:, 3], pa.float32()),
+        "energy_observed_e": pa.array(truth.energy_e, pa.float32()),
+        "saturated": pa.array(np.zeros(n, bool)), "heavy_ion": pa.array(np.zeros(n, bool)),
         "pixels": _pixel_lists(truth.pixel_offsets, truth.pixel_x, truth.pixel_y,
                                truth.pixel_e),
         "read_index": pa.array(truth.read_index, pa.int16()),
@@ -125,6 +154,37 @@ def ramp_truth_table(dataset: str, detector: Detector, truth: RampTruth) -> pa.T
     }
     return pa.Table.from_arrays([columns[f.name].cast(f.type) for f in RAMP_TRUTH_SCHEMA],
                                 schema=RAMP_TRUTH_SCHEMA)
+
+
+def hot_pixel_table(dataset: str, detector: Detector, chips: list[ChipTruth]) -> pa.Table:
+    """One row per hot pixel of every chip of a CCD dark (:data:`HOT_PIXEL_SCHEMA`, no loop
+    over pixels): position, this dark's level, DQ flag, telegraph state, cluster."""
+    parts = []
+    for index, (layout, chip) in enumerate(zip(detector.chips, chips)):
+        y, x = np.nonzero(chip.hot_pixels)
+        n = y.size
+        level = chip.hot_pixel_e[y, x]
+        telegraph = (np.zeros(n, bool) if chip.telegraph_pixels is None
+                     else chip.telegraph_pixels[y, x])
+        high = np.zeros(n, bool) if chip.telegraph_high is None else chip.telegraph_high[y, x]
+        cluster = (np.zeros(n, np.int32) if chip.hot_cluster_id is None
+                   else chip.hot_cluster_id[y, x])
+        rate = level / np.float32(chip.exposure_s) if chip.exposure_s > 0 else level * 0
+        columns = {
+            "dataset": pa.array([dataset] * n, pa.string()),
+            "instrument": pa.array([detector.id] * n, pa.string()),
+            "chip": pa.array([layout.name] * n, pa.string()),
+            "chip_index": pa.array(np.full(n, index, np.int16)),
+            "x": pa.array(x.astype(np.int16)), "y": pa.array(y.astype(np.int16)),
+            "level_e": pa.array(level.astype(np.float32)),
+            "rate_e_per_s": pa.array(rate.astype(np.float32)),
+            "flagged": pa.array(~chip.unflagged_hot_pixels[y, x]),
+            "telegraph": pa.array(telegraph), "telegraph_high": pa.array(high),
+            "cluster_id": pa.array(cluster.astype(np.int32)),
+        }
+        parts.append(pa.Table.from_arrays([columns[f.name] for f in HOT_PIXEL_SCHEMA],
+                                          schema=HOT_PIXEL_SCHEMA))
+    return pa.concat_tables(parts) if parts else HOT_PIXEL_SCHEMA.empty_table()
 
 
 def exposures_table(exposures: list[dict]) -> pa.Table:

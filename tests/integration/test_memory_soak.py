@@ -71,6 +71,7 @@ def test_memory_stays_flat_over_200_darks(tmp_path):
           f"worker peak {r['worker_peak'] / MB:.0f} MB, {r['seconds']} s")
 
 
+@pytest.mark.slow
 def test_worker_recycling_never_stalls_the_pool():
     """Regression: with CPython's own ProcessPoolExecutor (3.11 .. gh-115634), a run of more
     than ``workers * max_tasks_per_child`` darks hung forever once every worker had retired.

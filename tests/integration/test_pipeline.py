@@ -327,3 +327,37 @@ def test_killed_worker_fails_only_its_dark(darks, tmp_path, monkeypatch):
     fails = run_sql("SELECT dataset, stage FROM failures", lake).to_pylist()
     assert fails == [{"dataset": victim, "stage": "worker"}]
     assert not [p for p in Path(lake).rglob("*.tmp")]
+
+
+def _rate_ratio(lake, darks_dir, method=None):
+    truth = _truth(darks_dir)
+    where = f" WHERE method = '{method}'" if method else ""
+    rows = run_sql("SELECT dataset, method, n_cr_corrected, rate_corrected_cr_s_cm2 FROM exposures"
+                   + where, str(lake)).to_pylist()
+    return {r["dataset"]: (r["method"], r["rate_corrected_cr_s_cm2"] / truth[r["dataset"]][2])
+            for r in rows}
+
+
+@pytest.mark.slow
+def test_auto_is_the_default_and_holds_the_rate_with_many_unflagged_hot_pixels(tmp_path):
+    """Issue 13: 2.5% hot pixels, half unflagged, the same in every dark of one set-up."""
+    darks_dir = tmp_path / "darks"
+    write_sample("acs_hrc", 3, darks_dir / "acs_hrc", seed=21, hot_pixel_fraction=0.025,
+                 unflagged_hot_fraction=0.5)
+    runner = CliRunner()
+    ratios = {}
+    for method in (None, "threshold"):
+        lake = tmp_path / f"lake-{method or 'default'}"
+        args = ["run", str(darks_dir), "--lake", str(lake), "--workers", "1", "--json"]
+        res = runner.invoke(main, args + (["--method", method] if method else []))
+        assert res.exit_code == 0, res.output
+        ratios[method or "auto"] = _rate_ratio(lake, darks_dir)
+    print({m: {d: (u, round(r, 4)) for d, (u, r) in v.items()} for m, v in ratios.items()})
+    auto = ratios["auto"]
+    assert {u for u, _ in auto.values()} == {"reference"}
+    assert all(abs(r - 1) <= 0.02 for _, r in auto.values()), auto
+    worst_auto = max(abs(r - 1) for _, r in auto.values())
+    worst_threshold = max(abs(r - 1) for _, r in ratios["threshold"].values())
+    assert worst_threshold >= worst_auto, ratios
+    refs = list((tmp_path / "lake-default" / "references").glob("*.npz"))
+    assert len(refs) == 1

@@ -42,9 +42,10 @@ COLUMNS = "https://mast.stsci.edu/portal/Mashup/Mashup.asmx/columnsconfig"
 DOWNLOAD = "https://mast.stsci.edu/api/v0.1/Download/file"
 BUCKET = "stpubdata"
 MONTH = "2019-06"
-#: what the replayed month must plan: the three full frames, in start-time order (the
-#: 1024x512 subarray oe3a02x1q is listed by MAST but dropped by the size rule)
-PLANNED = ["oe3a01abq", "oe3a01acq", "oe3a03d4q"]
+#: what the replayed month must plan, in start-time order: the three full frames and the
+#: 1024x512 subarray oe3a02x1q (recognised by the size rule, kept and marked: issue 13)
+PLANNED = ["oe3a01abq", "oe3a01acq", "oe3a02x1q", "oe3a03d4q"]
+SUBARRAY = "oe3a02x1q"
 MJD_UNIX = 40587.0
 
 
@@ -148,8 +149,9 @@ def _upload_planned(admin, items: list[dict], out_dir: Path) -> dict[str, int]:
     for seed, item in enumerate(items):
         start = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(
             days=item["start_mjd"] - MJD_UNIX)
+        shape = {"shape": (512, 1024)} if item.get("subarray") else {}
         dark = write_dark("stis_ccd", out_dir / item["dataset"], seed=seed, dataset=item["dataset"],
-                          date=start.replace(microsecond=0), exptime_s=item["exptime_s"])
+                          date=start.replace(microsecond=0), exptime_s=item["exptime_s"], **shape)
         for role, location in item["files"].items():
             path = Path(dark.paths[role])
             assert path.name == location.rsplit("/", 1)[1]
@@ -172,6 +174,7 @@ def _results(result) -> dict:
 def test_plan_is_the_full_frames_at_the_archive_keys(replay, bucket, tmp_path):
     items = _plan()
     assert [i["dataset"] for i in items] == PLANNED
+    assert [i["dataset"] for i in items if i.get("subarray")] == [SUBARRAY]
     assert {i["month"] for i in items} == {MONTH} and {i["instrument"] for i in items} == {"stis_ccd"}
     assert replay.services == ["Mast.Caom.Filtered", "Mast.Caom.Products"]
     floor = mast.full_frame_min_bytes(get_detector("stis_ccd"), "flt")

@@ -93,6 +93,23 @@ def test_field_strength_matches_independent_igrf_sum(year):
     np.testing.assert_allclose(ours, ref, rtol=1e-6, atol=0.01)
 
 
+@pytest.mark.parametrize("when", [dt.datetime(1991, 7, 3, 5), dt.datetime(2016, 9, 29, 23, 43, 50),
+                                  dt.datetime(2027, 6, 1)])
+def test_field_strength_equals_ppigrf(when):
+    """The numpy expansion (no ppigrf/pandas import on the hot path) is ppigrf's to rounding,
+    between model epochs and on the predicted 2025-2030 stretch."""
+    import ppigrf
+
+    rng = np.random.default_rng(5)
+    lat, lon, alt = rng.uniform(-89, 89, 200), rng.uniform(-180, 180, 200), rng.uniform(0, 1500, 200)
+    b_e, b_n, b_u = ppigrf.igrf(lon, lat, alt, when)
+    ref = np.sqrt(b_e[0] ** 2 + b_n[0] ** 2 + b_u[0] ** 2)
+    np.testing.assert_allclose(geomag.field_strength_nt(lat, lon, alt, when), ref, rtol=1e-12)
+    g10, g11, h11 = geomag.dipole_coefficients(when)
+    b_r, _, _ = ppigrf.igrf_gc(6371.2, 0.0 + 1e-9, 0.0, when, max_degree=1)
+    assert float(b_r.ravel()[0]) == pytest.approx(2 * g10, rel=1e-9)
+
+
 def test_readme_example_place_and_surface_range():
     """Bergen, 2021-03-28 (ppigrf's README example): |B| of a high-latitude site ~51,000 nT;
     the surface field everywhere lies between ~22,000 (SAA) and ~67,000 nT (south pole)."""

@@ -16,6 +16,7 @@ from hstcr_common.ephemeris import (
     ExposureTiming,
     exposure_timing,
     integration_time,
+    integration_time_2021,
     mjd_to_datetime,
     readout_time_s,
 )
@@ -151,6 +152,43 @@ def test_exposure_timing_prefers_darktime():
     timing = exposure_timing(make_dark(darktime_s=1062.5, flashdur_s=3.0))
     assert (timing.integration_time_s, timing.integration_rule) == (1062.5, "DARKTIME")
     assert timing.darktime_s == 1062.5
+
+
+def test_the_2021_rule_is_kept_beside_darktime():
+    """DARKTIME = EXPTIME + FLASHDUR + 3 s idle on a 1000 s ACS/WFC dark; the 2021 rule adds
+    50 s of readout instead, so rates on the DARKTIME scale are 4.6% higher."""
+    timing = exposure_timing(make_dark(darktime_s=1006.0, flashdur_s=3.0))
+    assert timing.integration_time_s == 1006.0
+    assert timing.integration_time_2021_s == pytest.approx(1053.0)
+    assert timing.readout_time_s == 50.0 and timing.short_exposure is False
+    assert timing.integration_time_2021_s / timing.integration_time_s == pytest.approx(1.0467,
+                                                                                      abs=1e-4)
+    # without DARKTIME both scales are the same
+    same = exposure_timing(make_dark(darktime_s=None, flashdur_s=3.0))
+    assert same.integration_time_2021_s == same.integration_time_s == pytest.approx(1053.0)
+
+
+@pytest.mark.parametrize("det_id, exptime, flash, expected", [
+    ("acs_wfc", 1000.0, 4.0, 1054.0), ("wfc3_uvis", 900.0, 0.0, 950.0),
+    ("acs_hrc", 1000.0, 4.0, 1015.0),            # FLASHDUR does not apply to HRC
+    ("stis_ccd", 1100.0, 0.0, 1115.0), ("wfpc2", 10.0, 0.0, 40.0),
+    ("wfc3_ir", 1402.9, 0.0, 1403.9), ("nicmos_nic2", 255.9, 0.0, 255.9),
+])
+def test_integration_time_2021_for_every_detector(det_id, exptime, flash, expected):
+    det = get_detector(det_id)
+    assert integration_time_2021(det, exptime, flash) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("det_id, exptime, short", [
+    ("wfpc2", 10.0, True),        # 10 s against 30 s of readout: 75% of the time is readout
+    ("wfpc2", 1800.0, False), ("acs_wfc", 30.0, True), ("acs_wfc", 50.0, False),
+    ("stis_ccd", 1.0, True), ("wfc3_ir", 0.83, True), ("nicmos_nic1", 0.6, False),
+])
+def test_darks_shorter_than_their_readout_are_flagged(det_id, exptime, short):
+    dark = make_dark(det_id, exptime_s=exptime, expend_mjd=58546.21258102 + exptime / 86400)
+    timing = exposure_timing(dark)
+    assert timing.short_exposure is short
+    assert timing.readout_time_s == readout_time_s(get_detector(det_id), exptime)
 
 
 def test_naive_date_obs_is_taken_as_utc_and_aware_is_converted():

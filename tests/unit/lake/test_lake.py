@@ -82,6 +82,68 @@ def test_exposures_row_rate_and_track():
     assert r2["track"] is None and r2["track_note"] == "no SPT" and r2["min_b_nt"] is None
 
 
+def test_energy_kev_is_material_specific():
+    """3.65 eV per pair in silicon (every CCD), 2.4 eV in NICMOS's HgCdTe (measured, Bruce et
+    al. 2012), null for WFC3/IR (no trusted value); the detector follows from the chips."""
+    from hstcr_common.instruments import detectors
+    from hstcr_common.model import SILICON_EV_PER_PAIR, HstcrError
+    for det in detectors().values():
+        if det.kind == "ccd":
+            assert det.material == "silicon" and det.ev_per_electron == SILICON_EV_PER_PAIR
+        else:
+            assert det.material == "HgCdTe" and det.ev_per_electron < SILICON_EV_PER_PAIR
+    cat = make_catalog(6)
+    e = cat.energy_e.astype(np.float64)
+    nic = cosmic_rays_table(cat, ["NIC2"], "n12345678", "ramp")
+    np.testing.assert_allclose(nic["energy_kev"].to_numpy(), e * 2.4e-3, rtol=1e-6)
+    ir = cosmic_rays_table(cat, ["IR"], "i12345678", "ramp")
+    assert ir["energy_kev"].null_count == 6 and ir.schema == COSMIC_RAYS
+    explicit = cosmic_rays_table(cat, ["IR"], "i12345678", "ramp", kev_per_electron=2.5e-3)
+    np.testing.assert_allclose(explicit["energy_kev"].to_numpy(), e * 2.5e-3, rtol=1e-6)
+    with pytest.raises(HstcrError, match="belong to 0 detectors"):
+        cosmic_rays_table(cat, ["CHIPX"], "x12345678", "threshold")
+
+
+def test_core_pixels_and_saturation_keep_values_and_nulls():
+    cat = make_catalog(4)
+    t = cosmic_rays_table(cat, ["CCD"], "o1234567q", "threshold")
+    assert t["n_core_pixels"].null_count == 4 and t["saturated"].null_count == 4
+    cat.n_core_pixels = np.array([3, -1, 1, 2], np.int32)   # -1: not recorded (a concat fill)
+    cat.saturated = np.array([False, True, False, False])
+    t = cosmic_rays_table(cat, ["CCD"], "o1234567q", "threshold")
+    assert t["n_core_pixels"].to_pylist() == [3, None, 1, 2]
+    assert t["saturated"].to_pylist() == [False, True, False, False]
+
+
+def test_exposures_new_columns_from_the_dark_summary_and_timing():
+    from factories import make_dark
+    dark = make_dark("j1234567q", "acs_wfc")
+    dark.subarray, dark.subarray_name, dark.aperture = True, "WFC1A-512", "WFC1A-512"
+    dark.subarray_origin, dark.cte_corrected, dark.science_suffix = (1536, 0), True, "flc"
+    summary = DetectionSummary("stack", {}, 90, 3, 100.0, 512 * 512, 0.5,
+                               method_reason="group of 5 darks (acs_wfc, ABCD, 2019-03)",
+                               group_size=5, occupancy=0.0125, n_saturated=7)
+    timing = FakeTiming(dark.date_obs, 1000.0)
+    row = exposures_table(dark, summary, timing, None, "no SPT", method="stack",
+                          params_key="k").to_pylist()[0]
+    assert row["subarray"] is True and row["subarray_name"] == "WFC1A-512"
+    assert (row["subarray_x0"], row["subarray_y0"]) == (1536, 0)
+    assert row["aperture"] == "WFC1A-512" and row["cte_corrected"] is True
+    assert row["method_reason"].startswith("group of 5") and row["group_size"] == 5
+    assert row["occupancy"] == 0.0125 and row["n_saturated"] == 7
+    assert row["integration_time_2021_s"] == 1015.0 and row["readout_time_s"] == 15.0
+    assert row["rate_2021_cr_s_cm2"] == pytest.approx(100.0 / (1015.0 * 0.5))
+    assert row["rate_corrected_cr_s_cm2"] == pytest.approx(100.0 / (1015.0 * 0.5))
+    assert row["short_exposure"] is False
+    # defaults: a full frame, no reason recorded, occupancy not computed -> nulls
+    plain = exposures_table(make_dark(), DetectionSummary("threshold", {}, 1, 0, 1.0, 4, 1.0),
+                            timing, None, "", method="threshold", params_key="k").to_pylist()[0]
+    assert plain["subarray"] is False and plain["subarray_name"] is None
+    assert plain["subarray_x0"] is None and plain["occupancy"] is None
+    assert plain["method_reason"] is None and plain["group_size"] == 1
+    assert plain["cte_corrected"] is False and plain["n_saturated"] == 0
+
+
 def test_track_array_is_one_list_value():
     trk = FakeTrack(dt.datetime(2020, 1, 1), 5)
     arr = track_array(trk)

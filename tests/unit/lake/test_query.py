@@ -182,3 +182,17 @@ def test_cli_query_formats(fake_lake, tmp_path):
     assert "rate_map" in res.output
     res = runner.invoke(main, ["query", "--named", "missing", "--lake", root])
     assert res.exit_code != 0 and "unknown named query" in res.output
+
+
+def test_files_of_an_earlier_version_read_with_nulls_for_newer_columns(tmp_path):
+    """A lake written before a column existed still opens; the column is NULL there."""
+    import pyarrow.parquet as pq
+
+    lake = Lake(tmp_path / "lake")
+    key, crs, exp, _ = fake_rows(n=5)
+    path = lake.write("cosmic_rays", crs, key, "o1234567q")
+    lake.write("exposures", exp, key, "o1234567q")
+    pq.write_table(pq.read_table(path).drop_columns(["saturated", "n_core_pixels"]), path)
+    con = connect(str(tmp_path / "lake"))
+    assert con.execute("SELECT count(*), count(saturated), count(n_core_pixels) FROM cosmic_rays").fetchall() \
+        == [(5, 0, 0)]

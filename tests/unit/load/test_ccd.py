@@ -131,14 +131,58 @@ def test_missing_dq_and_sci_extensions():
                   source="j8xi01abq_flt.fits")
 
 
-def test_subarrays_are_refused():
-    with pytest.raises(HstcrError, match="j6me13qhq_flt.fits: subarray product.*not supported"):
-        load_dark(hrc_flt(SUBARRAY=True), source="j6me13qhq_flt.fits")
-    small = single_chip_file(acs_primary(DETECTOR="HRC", SUBARRAY=False, NEXTEND=3),
-                             np.zeros((512, 1024), np.float32), np.zeros((512, 1024), np.int16),
-                             {"BUNIT": "ELECTRONS"})
-    with pytest.raises(HstcrError, match="small_flt.fits: SCI 512x1024 is smaller.*subarray"):
-        load_dark(small, source="small_flt.fits")
+def test_subarrays_load_as_read():
+    """SUBARRAY=T, or a chip smaller than the table's: loaded in its own frame, not refused."""
+    dark = load_dark(hrc_flt(SUBARRAY=True), source="j6me13qhq_flt.fits")
+    assert dark.subarray is True and dark.subarray_origin is None  # no LTV in this header
+    assert dark.subarray_name == "1024x1024" and dark.chips[0].shape == (1024, 1024)
+    small = single_chip_file(acs_primary(DETECTOR="HRC", SUBARRAY=False, NEXTEND=3,
+                                         APERTURE="HRC-512"),
+                             np.full((512, 1024), 2.0, np.float32),
+                             np.zeros((512, 1024), np.int16),
+                             {"BUNIT": "ELECTRONS", "LTV1": 0.0, "LTV2": -256.0})
+    dark = load_dark(small, source="small_flt.fits")
+    assert dark.subarray is True and dark.subarray_name == "HRC-512"
+    assert dark.subarray_origin == (0, 256) and dark.aperture == "HRC-512"
+    assert [c.shape for c in dark.chips] == [(512, 1024)]
+    assert np.all(dark.chips[0].science == 2.0)
+    wide = single_chip_file(acs_primary(DETECTOR="HRC", NEXTEND=3),
+                            np.zeros((512, 1100), np.float32), np.zeros((512, 1100), np.int16),
+                            {"BUNIT": "ELECTRONS"})
+    with pytest.raises(HstcrError, match="w_flt.fits: chip HRC is 512x1100: larger than the "
+                                         "1024x1024 frame in one axis"):
+        load_dark(wide, source="w_flt.fits")
+
+
+def test_one_chip_acs_wfc_subarray_across_the_amplifier_boundary():
+    """An ACS/WFC subarray holds one chip (CCDCHIP 1: amplifiers A and B); the A|B boundary
+    (column 2048 of the full chip) falls at column 2048 - x0 of the subarray."""
+    primary = acs_primary(SUBARRAY=True, APERTURE="WFC1-CTE", NEXTEND=3, CCDAMP="AB")
+    data = single_chip_file(primary, np.full((512, 512), 10.0, np.float32),
+                            np.zeros((512, 512), np.int16),
+                            {"BUNIT": "COUNTS", "CCDCHIP": 1, "LTV1": -1948.0, "LTV2": -1000.0})
+    dark = load_dark(data, source="jsub01abq_flt.fits")
+    assert [c.name for c in dark.chips] == ["WFC1"]
+    assert dark.subarray_origin == (1948, 1000) and dark.subarray_name == "WFC1-CTE"
+    science = dark.chips[0].science
+    assert np.all(science[:, :100] == np.float32(10.0 * 2.02))    # amplifier A
+    assert np.all(science[:, 100:] == np.float32(10.0 * 1.886))   # amplifier B
+    assert dark.chips[0].gain == pytest.approx((2.02 + 1.886) / 2)
+    assert dark.chips[0].read_noise_e == pytest.approx((4.0 + 4.2) / 2)
+    full = acs_primary(NEXTEND=3)  # a full-frame product must hold both chips
+    with pytest.raises(HstcrError, match="ACS/WFC needs 2 SCI extensions"):
+        load_dark(single_chip_file(full, np.zeros((2048, 4096), np.float32),
+                                   np.zeros((2048, 4096), np.int16),
+                                   {"BUNIT": "ELECTRONS", "CCDCHIP": 1}), source="x_flt.fits")
+
+
+def test_cte_corrected_from_the_suffix_or_pctecorr():
+    assert load_dark(acs_wfc_flt(), source="j8xi01abq_flt.fits").cte_corrected is False
+    assert load_dark(acs_wfc_flt(), source="j8xi01abq_flc.fits").cte_corrected is True
+    flt = acs_wfc_flt(primary={"PCTECORR": "COMPLETE"})
+    assert load_dark(flt, source="j8xi01abq_flt.fits").cte_corrected is True
+    omitted = acs_wfc_flt(primary={"PCTECORR": "OMIT"})
+    assert load_dark(omitted, source="j8xi01abq_flt.fits").cte_corrected is False
 
 
 def test_binned_and_odd_shapes_are_refused():

@@ -23,6 +23,11 @@ def test_chip_gain_columns_rule():
     assert chip_gain_columns(wfc, 2, "", 4096) == [("C", slice(0, 2048)),
                                                     ("D", slice(2048, 4096))]
     assert chip_gain_columns(get_detector("acs_hrc"), 1, "C", 1024) == [("C", slice(0, 1024))]
+    # a subarray starting at full-chip column x0: the boundary (2048) moves to 2048 - x0
+    assert chip_gain_columns(wfc, 1, "ABCD", 512, x0=1948) == [("A", slice(0, 100)),
+                                                               ("B", slice(100, 512))]
+    assert chip_gain_columns(wfc, 2, "ABCD", 512, x0=0) == [("C", slice(0, 512))]
+    assert chip_gain_columns(wfc, 2, "ABCD", 512, x0=3584) == [("D", slice(0, 512))]
 
 
 def test_acs_wfc_counts_use_each_amplifiers_gain():

@@ -254,3 +254,88 @@ def test_match_to_truth_by_hand():
     assert m.n_true.tolist() == [1, 1] and m.completeness.tolist() == [1.0, 0.0]
     assert m.purity.tolist() == [1.0, 0.0]           # 410 e- real, 800 e- hot pixel
     np.testing.assert_allclose(m.energy_ratio, [410 / 400])
+
+
+# ---------------------------------------------------------------------------------------------
+# pixel lists instead of chip-sized arrays
+# ---------------------------------------------------------------------------------------------
+
+def test_neighbour_positions_equal_a_padded_lookup_image():
+    from hstcr_common.measure import NEIGHBOURS_8, neighbour_positions
+
+    rng = np.random.default_rng(3)
+    for shape in [(5, 7), (31, 40), (1, 9), (9, 1), (2, 2)]:
+        for fraction in (0.0, 0.1, 0.5, 1.0):
+            idx = np.flatnonzero(rng.random(shape) < fraction)
+            m, (ny, nx) = idx.size, shape
+            pos = np.full((ny + 2) * (nx + 2), m)
+            y, x = np.divmod(idx, nx)
+            base = (y + 1) * (nx + 2) + x + 1
+            pos[base] = np.arange(m)
+            found = neighbour_positions(idx, shape)
+            for dy, dx in NEIGHBOURS_8:
+                assert np.array_equal(found[(dy, dx)], pos[base + dy * (nx + 2) + dx])
+
+
+def test_mask_components_equal_ndimage_label():
+    from scipy import ndimage
+
+    from hstcr_common.measure import EIGHT, mask_components
+
+    rng = np.random.default_rng(8)
+    for fraction in (0.05, 0.3, 0.6):
+        mask = rng.random((60, 45)) < fraction
+        mask[10, :] = True                                   # one long component
+        ref, n_ref = ndimage.label(mask, structure=EIGHT)
+        idx = np.flatnonzero(mask)
+        comp, n = mask_components(idx, mask.shape)
+        assert n == n_ref
+        # same partition, numbered in raster order of first pixel as ndimage does
+        assert np.array_equal(comp, ref.ravel()[idx])
+
+
+def test_labels_object_carries_core_pixels_and_saturation():
+    img = np.zeros((12, 12), np.float32)
+    img[2, 2:5] = [50.0, 400.0, 60.0]                          # cosmic ray 1, saturated core
+    img[8, 8:10] = [80.0, 90.0]                                # cosmic ray 2
+    saturated = np.zeros(img.shape, bool)
+    saturated[2, 3] = True
+    params = replace(BARE, halo_radius=1, halo_connectivity=4, halo_source_sigma=0.0)
+    result = label_cosmic_rays(img > 0, img, params=params, noise_e=1.0, saturated=saturated)
+    labels, n, n_merged, notes = result                        # unpacks as before
+    assert n == result.n == 2 and labels is result.image
+    assert result.n_core_pixels.tolist() == [3, 2]
+    assert result.saturated.tolist() == [True, False]
+    cat = measure_cosmic_rays(result, n, img)
+    ref = measure_cosmic_rays(labels, n, img, n_merged=n_merged)
+    for f in fields(cat):
+        if getattr(ref, f.name) is not None:
+            assert np.array_equal(getattr(cat, f.name), getattr(ref, f.name)), f.name
+    assert cat.n_pixels.tolist() == [3 + 2 * 3 + 2, 2 + 2 * 2 + 2]   # core + 4-connected ring
+    assert cat.n_core_pixels.tolist() == [3, 2] and cat.saturated.tolist() == [True, False]
+    assert ref.n_core_pixels is None and ref.saturated is None
+    # no saturation mask: the flag is unknown; no cosmic rays: empty columns, not None
+    assert label_cosmic_rays(img > 0, img, params=params, noise_e=1.0).saturated is None
+    none = label_cosmic_rays(np.zeros_like(img, bool), img, params=params, noise_e=1.0,
+                             saturated=saturated)
+    empty = measure_cosmic_rays(none, 0, img)
+    assert len(empty) == 0 and empty.n_core_pixels.dtype == np.int32
+    with pytest.raises(ValueError):
+        measure_cosmic_rays(result, 3, img)
+
+
+def test_catalogue_concat_fills_the_new_columns():
+    from hstcr_common.model import CosmicRayCatalog
+
+    img = np.zeros((6, 6), np.float32)
+    img[2, 2:4] = 30.0
+    result = label_cosmic_rays(img > 0, img, params=BARE, noise_e=1.0,
+                               saturated=np.zeros(img.shape, bool))
+    with_cols = measure_cosmic_rays(result, result.n, img)
+    without = measure_cosmic_rays(result.image, result.n, img)
+    joined = CosmicRayCatalog.concat([with_cols, without, CosmicRayCatalog.empty()])
+    assert joined.n_core_pixels.tolist() == [2, -1] and joined.saturated.tolist() == [False, False]
+    assert CosmicRayCatalog.concat([without]).n_core_pixels is None
+    assert CosmicRayCatalog.empty(optional=("saturated",)).saturated.shape == (0,)
+    with pytest.raises(ValueError):
+        CosmicRayCatalog.empty(optional=("energy_e",))

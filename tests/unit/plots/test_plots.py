@@ -93,6 +93,7 @@ def test_cli_plot(small_lake, tmp_path):
     assert res.exit_code != 0 and "unknown plot" in res.output
 
 
+@pytest.mark.slow  # ~23 s on 2 shared cores: the whole demo, twice
 def test_demo_small(tmp_path, monkeypatch):
     from hstcr_common.cli import demo
 

@@ -136,16 +136,20 @@ def test_plan_acs_month_pages_and_filters(replay):
     datasets = [item["dataset"] for item in plan.items]
     # in start-time order; association members are separate darks; the dark starting at
     # 00:00 on 1 Feb belongs to February
+    # the 2K subarray is kept and marked (issue 13: subarray darks are searched on their real array)
+    assert sorted(datasets) == sorted(["jdr101abq", "jdr101acq", "jdr102x1q", "jdr105e1q", "jdr105e2q", "jdr104b2q"])
+    assert [it["dataset"] for it in plan.items if it.get("subarray")] == ["jdr102x1q"]
+    datasets = [d for d in datasets if d != "jdr102x1q"]
     assert datasets == ["jdr101abq", "jdr101acq", "jdr105e1q", "jdr105e2q", "jdr104b2q"]
     assert plan.subarray == 1 and plan.incomplete == 1 and plan.observations == 6 and plan.pages == 3
     item = plan.items[0]
     assert item["instrument"] == "acs_wfc" and item["month"] == "2019-01"
     assert item["files"] == {
-        "science": "s3://stpubdata/hst/public/jdr1/jdr101abq/jdr101abq_flt.fits",
+        "science": "s3://stpubdata/hst/public/jdr1/jdr101abq/jdr101abq_flc.fits",
         "support": "s3://stpubdata/hst/public/jdr1/jdr101abq/jdr101abq_spt.fits",
     }
     assert item["urls"]["science"] == \
-        "https://mast.stsci.edu/api/v0.1/Download/file?uri=mast:HST/product/jdr101abq_flt.fits"
+        "https://mast.stsci.edu/api/v0.1/Download/file?uri=mast:HST/product/jdr101abq_flc.fits"
     assert item["sizes"]["science"] > 160e6 and item["exptime_s"] == 1000.0
     assert abs(item["start_mjd"] - 58484.1234) < 1e-6
     assert plan.bytes_full == sum(sum(i["sizes"].values()) for i in plan.items)
@@ -181,10 +185,10 @@ def test_wfpc2_items_carry_c0m_c1m_shm(replay):
     assert set(items[1]["urls"]) == {"science", "support", "dq"}
 
 
-def test_ir_subarray_ramp_dropped_by_its_flt(replay):
+def test_ir_subarray_ramp_recognised_by_its_flt_and_kept(replay):
     plan = next(mast.plan_months("wfc3_ir", "2019-01", "2019-01"))
-    assert [i["dataset"] for i in plan.items] == ["idr701a1q"]
-    assert plan.subarray == 1
+    assert [i["dataset"] for i in plan.items] == ["idr701a1q", "idr702b3q"]
+    assert plan.subarray == 1 and [bool(i.get("subarray")) for i in plan.items] == [False, True]
     assert plan.items[0]["files"]["science"].endswith("idr701a1q_ima.fits")
     assert "flt" not in json.dumps(plan.items[0]["files"])  # the flt only served the size check
 
@@ -202,13 +206,13 @@ def test_cli_plan_writes_manifest_and_summary(replay, tmp_path):
                                        "--end", "2019-02", "--out", str(out), "--pagesize", "3"])
     assert result.exit_code == 0, result.output
     items = read_manifest(out)
-    assert len(items) == 5 and {i["month"] for i in items} == {"2019-01"}
+    assert len(items) == 6 and {i["month"] for i in items} == {"2019-01"}  # 5 + the subarray
     summary = json.loads((tmp_path / "acs.summary.json").read_text())
-    assert summary["months"]["2019-01"]["darks"] == 5
+    assert summary["months"]["2019-01"]["darks"] == 6
     assert summary["months"]["2019-01"]["subarray"] == 1
     assert summary["months"]["2019-02"]["darks"] == 0
-    assert summary["total_darks"] == 5
-    assert "2019-01      5 darks" in result.output
+    assert summary["total_darks"] == 6
+    assert "2019-01      6 darks" in result.output and "of which 1 subarray" in result.output
 
 
 def test_cli_plan_error_is_clean(replay, tmp_path):
@@ -279,7 +283,7 @@ def test_plan_darks_is_lazy_month_by_month(replay):
     with pytest.raises(HstcrError):  # March is the recorded error month
         for item in gen:
             rest.append(item)
-    assert len(rest) == 4
+    assert len(rest) == 5  # January's other 4 darks and its subarray
 
 
 def test_product_lists_are_batched(replay, monkeypatch):
@@ -287,7 +291,7 @@ def test_product_lists_are_batched(replay, monkeypatch):
     plan = next(mast.plan_months("acs_wfc", "2019-01", "2019-01", pagesize=3))
     product_requests = [r for r in replay.requests if r["service"] == "Mast.Caom.Products"]
     assert [len(r["params"]["obsid"].split(",")) for r in product_requests] == [3, 3]
-    assert plan.darks == 5
+    assert plan.darks == 6
 
 
 def test_build_items_pure():

@@ -262,7 +262,8 @@ def written(tmp_path_factory):
 def test_imset_files_shape_dtype_bunit(written, det_id):
     dark = written[det_id]
     det = dark.detector
-    assert dark.paths["science"].name == f"{dark.dataset}_flt.fits"
+    # the preferred product: flc (CTE-corrected) first where it exists
+    assert dark.paths["science"].name == f"{dark.dataset}_{det.science_suffixes[0]}.fits"
     assert dark.paths["support"].name == f"{dark.dataset}_spt.fits"
     with fits.open(dark.paths["science"]) as hdul:
         names = [h.name for h in hdul]

@@ -1,0 +1,228 @@
+"""Method ``auto``: groups, the strip-built reference, and detection against it (issue 13, 14)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import tracemalloc
+
+import numpy as np
+import pytest
+from astropy.io import fits
+
+from hstcr_common.detect import (GroupReference, build_reference,
+                                 find_cosmic_rays_reference, open_dark_rows, plan_groups,
+                                 rows_of_dark)
+from hstcr_common.instruments import get_detector
+from hstcr_common.load import load_dark
+from hstcr_common.model import AutoParams, Chip, Dark, parse_params
+
+SHAPE = (256, 256)
+DET = get_detector("acs_wfc")
+RN = 4.0
+LEVEL = 20.0
+
+
+def _cosmic_ray(image, y, x, energy):
+    """A diffused cosmic ray: a Gaussian spot of sigma 0.7 px (charge in the neighbours)."""
+    yy, xx = np.mgrid[-2:3, -2:3]
+    spot = np.exp(-(yy ** 2 + xx ** 2) / (2 * 0.7 ** 2))
+    image[y - 2:y + 3, x - 2:x + 3] += energy * spot / spot.sum()
+
+
+def _hot_pattern(rng):
+    """Unflagged hot pixels, pairs and 2x2 clusters (expected e-), the same in every dark."""
+    hot = np.zeros(SHAPE, np.float32)
+    ys, xs = rng.integers(4, SHAPE[0] - 4, 300), rng.integers(4, SHAPE[1] - 4, 300)
+    for k, (y, x) in enumerate(zip(ys, xs)):
+        block = [(0, 0)] if k % 3 == 0 else [(0, 0), (0, 1)] if k % 3 == 1 else \
+            [(0, 0), (0, 1), (1, 0), (1, 1)]
+        for dy, dx in block:
+            hot[y + dy, x + dx] += rng.uniform(100, 3000)
+    return hot
+
+
+def _dark(name, science, dq=None):
+    chip = Chip("WFC1", 1, science=science.astype(np.float32),
+                dq=np.zeros(SHAPE, np.uint16) if dq is None else dq, gain=2.0, read_noise_e=RN)
+    return Dark(dataset=name, detector=DET, chips=[chip],
+                date_obs=dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc), expstart_mjd=58849.0,
+                expend_mjd=58849.01, exptime_s=1000.0, ccdamp="A")
+
+
+def _group(n, hot, crs, seed=0):
+    """n darks: noise + level + the shared hot pattern; crs: {dark: [(y, x, energy)]}."""
+    rng = np.random.default_rng(seed)
+    darks = []
+    for k in range(n):
+        image = rng.poisson(LEVEL + hot).astype(np.float32) + rng.normal(0, RN, SHAPE)
+        for y, x, e in crs.get(k, []):
+            _cosmic_ray(image, y, x, e)
+        darks.append(_dark(f"d{k}", image))
+    return darks
+
+
+def _found_at(catalog, y, x) -> np.ndarray:
+    """Energies of the catalogue entries holding pixel (y, x)."""
+    owner = np.repeat(np.arange(len(catalog)), np.diff(catalog.pixel_offsets))
+    hit = (catalog.pixel_y == y) & (catalog.pixel_x == x)
+    return catalog.energy_e[np.unique(owner[hit])]
+
+
+def test_hot_pixels_pairs_and_clusters_are_not_cosmic_rays():
+    hot = _hot_pattern(np.random.default_rng(1))
+    darks = _group(4, hot, {})
+    ref = build_reference([rows_of_dark(d) for d in darks])
+    for d in darks:
+        catalog, summary = find_cosmic_rays_reference(d, ref)
+        assert summary.method == "reference" and summary.group_size == 4
+        assert len(catalog) == 0, catalog.energy_e
+
+
+def test_cosmic_ray_found_with_its_energy_and_twin_hits_leave_the_reference_alone():
+    hot = _hot_pattern(np.random.default_rng(2))
+    crs = {0: [(50, 60, 2000.0), (120, 200, 800.0)], 1: [(50, 60, 3000.0)],
+           2: [(200, 30, 1500.0)]}
+    darks = _group(5, hot, crs, seed=3)
+    ref = build_reference([rows_of_dark(d) for d in darks])
+    # the cosmic rays hit d0 and d1 in the same pixel: neither is in the reference of d2
+    chip = ref.chips[0]
+    accepted = np.unpackbits(chip.accepted, axis=-1, count=SHAPE[1]).astype(bool)
+    assert not accepted[0, 50, 60] and not accepted[1, 50, 60]
+    assert accepted[2:, 50, 60].all() and chip.count[50, 60] == 3
+    for k, hits in crs.items():
+        catalog, _ = find_cosmic_rays_reference(darks[k], ref)
+        for y, x, e in hits:
+            got = _found_at(catalog, y, x)
+            assert got.size == 1, (k, y, x, got)
+            assert abs(got[0] / e - 1) < 0.05, (k, e, got)
+        assert len(catalog) == len(hits), catalog.energy_e
+
+
+def test_telegraph_pixel_high_in_one_dark_is_not_a_cosmic_ray():
+    hot = np.zeros(SHAPE, np.float32)
+    darks = _group(5, hot, {}, seed=4)
+    darks[2].chips[0].science[100, 100] += 400.0       # a pixel jumping up in one dark
+    for k, jump in ((1, 250.0), (3, 800.0), (4, 500.0)):
+        darks[k].chips[0].science[30, 40] += jump       # and one blinking between levels
+    ref = build_reference([rows_of_dark(d) for d in darks])
+    assert ref.chips[0].telegraph[30, 40]
+    for d in darks:
+        catalog, _ = find_cosmic_rays_reference(d, ref)
+        assert len(catalog) == 0, (d.dataset, catalog.energy_e)
+
+
+def test_two_darks_use_the_minimum_and_still_find_each_cosmic_ray():
+    hot = _hot_pattern(np.random.default_rng(5))
+    darks = _group(2, hot, {0: [(80, 80, 1200.0)], 1: [(150, 90, 900.0)]}, seed=6)
+    ref = build_reference([rows_of_dark(d) for d in darks])
+    assert ref.center == "minimum"
+    for k, (y, x, e) in enumerate([(80, 80, 1200.0), (150, 90, 900.0)]):
+        catalog, _ = find_cosmic_rays_reference(darks[k], ref)
+        assert len(catalog) == 1 and abs(catalog.energy_e[0] / e - 1) < 0.05, catalog.energy_e
+
+
+def test_reference_round_trips_through_bytes():
+    darks = _group(3, _hot_pattern(np.random.default_rng(7)), {0: [(40, 40, 1000.0)]})
+    ref = build_reference([rows_of_dark(d) for d in darks], meta={"description": "x"})
+    back = GroupReference.from_bytes(ref.to_bytes())
+    assert back.members == ref.members and back.levels == ref.levels and back.meta == ref.meta
+    for a, b in zip(ref.chips, back.chips):
+        assert np.array_equal(a.total_e, b.total_e) and np.array_equal(a.accepted, b.accepted)
+        assert np.array_equal(a.telegraph, b.telegraph) and a.segments == b.segments
+    one = find_cosmic_rays_reference(darks[0], back)[0]
+    assert len(one) == 1 and one.energy_e[0] == find_cosmic_rays_reference(darks[0], ref)[0].energy_e[0]
+
+
+def _write_flt(path, science, dq, dataset):
+    """A minimal ACS/WFC flt (two chips, ELECTRONS) of ``science`` for both chips."""
+    primary = fits.PrimaryHDU()
+    for key, value in {"INSTRUME": "ACS", "DETECTOR": "WFC", "ROOTNAME": dataset,
+                       "FILENAME": f"{dataset}_flt.fits", "DATE-OBS": "2020-01-01",
+                       "TIME-OBS": "00:00:00", "EXPSTART": 58849.0, "EXPEND": 58849.01,
+                       "EXPTIME": 1000.0, "CCDAMP": "ABCD", "CCDGAIN": 2.0,
+                       "ATODGNA": 2.0, "ATODGNB": 2.0, "ATODGNC": 2.0, "ATODGND": 2.0,
+                       "READNSEA": RN, "READNSEB": RN, "READNSEC": RN, "READNSED": RN,
+                       "SUBARRAY": False}.items():
+        primary.header[key] = value
+    hdus = [primary]
+    for ver, ccdchip in ((1, 2), (2, 1)):
+        sci = fits.ImageHDU(science.astype(np.float32), name="SCI", ver=ver)
+        sci.header["CCDCHIP"], sci.header["BUNIT"] = ccdchip, "ELECTRONS"
+        hdus += [sci, fits.ImageHDU(dq, name="DQ", ver=ver)]
+    fits.HDUList(hdus).writeto(path)
+
+
+@pytest.fixture(scope="module")
+def flt_group(tmp_path_factory):
+    """8 small ACS/WFC-like flt files (the chip shape patched to 256x256 below)."""
+    folder = tmp_path_factory.mktemp("flt")
+    rng = np.random.default_rng(8)
+    hot = _hot_pattern(rng)
+    paths = []
+    for k in range(8):
+        image = rng.poisson(LEVEL + hot).astype(np.float32) + rng.normal(0, RN, SHAPE)
+        if k == 0:
+            _cosmic_ray(image, 60, 70, 1500.0)
+        dq = np.zeros(SHAPE, np.int16)
+        dq[10, :] = 4                                            # a bad row
+        path = folder / f"j{k:07d}q_flt.fits"
+        _write_flt(path, image, dq, f"j{k:07d}q")
+        paths.append(str(path))
+    return paths
+
+
+@pytest.fixture
+def small_chips(monkeypatch):
+    """Let 256x256 stand for the full ACS/WFC chip (the loader refuses smaller arrays)."""
+    import dataclasses
+    from hstcr_common.instruments import detectors
+    det = dataclasses.replace(DET, chip_shape=SHAPE)
+    monkeypatch.setitem(detectors(), "acs_wfc", det)
+    return det
+
+
+def test_strips_from_files_equal_the_loaded_dark_and_memory_stays_bounded(flt_group,
+                                                                           small_chips):
+    rows = open_dark_rows({"science": flt_group[0]})
+    try:
+        assert rows.how == "byte ranges"
+        dark = load_dark(flt_group[0])
+        for chip, strip_chip in zip(dark.chips, rows.chips):
+            science, bad = strip_chip.read(5, 40)
+            assert np.array_equal(science, chip.science[5:40])
+            assert bad[5].all() and not bad[6].any()
+    finally:
+        rows.close()
+    # building from 8 files holds strips, not darks: peak far below 8 darks' worth
+    opened = [open_dark_rows({"science": p}) for p in flt_group]
+    tracemalloc.start()
+    try:
+        ref = build_reference(opened, parse_params("auto", {"strip_rows": 16}))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+        for o in opened:
+            o.close()
+    one_dark = 2 * SHAPE[0] * SHAPE[1] * 4 * 2                  # 2 chips, float32 + work copy
+    assert peak < 4 * one_dark, (peak, one_dark)
+    dark = load_dark(flt_group[0])
+    catalog, summary = find_cosmic_rays_reference(dark, ref)
+    assert summary.group_size == 8
+    assert len(catalog) == 2 and np.allclose(catalog.energy_e, 1500.0, rtol=0.05)
+
+
+def test_plan_groups_by_setup_exptime_and_size():
+    base = {"instrument": "acs_wfc", "ccdamp": "ABCD", "ccdgain": 2.0, "flashdur_s": 0.0,
+            "month": "2020-01"}
+    recs = [dict(base, dataset=f"a{k}", exptime_s=1000.0 + k, expstart_mjd=58849.0 + k)
+            for k in range(5)]
+    recs += [dict(base, dataset="b0", exptime_s=30.0), dict(base, dataset="c0",
+             exptime_s=1000.0, ccdgain=1.0), dict(base, dataset="d0", exptime_s=1000.0,
+             flashdur_s=10.0), dict(base, dataset="e0", exptime_s=1000.0, month="2020-02")]
+    groups = plan_groups(recs, max_size=3)
+    names = sorted(sorted(r["dataset"] for r in g) for g in groups)
+    assert ["a0", "a1", "a2"] in names or ["a0", "a1", "a2", "a3", "a4"] not in names
+    assert sorted(len(g) for g in groups if g[0]["dataset"].startswith("a")) == [2, 3]
+    assert all(len(g) == 1 for g in groups if not g[0]["dataset"].startswith("a"))
+    assert plan_groups(list(reversed(recs)), max_size=3) == groups      # deterministic
+    assert AutoParams().max_group_size == 30
