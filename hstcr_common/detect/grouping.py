@@ -137,6 +137,22 @@ def _exptime_runs(members: list, tolerance: float) -> list[list]:
     return runs + ([unknown] if unknown else [])
 
 
+def _distinct_exposures(members: list) -> tuple[list, list]:
+    """(members, repeats): a record whose exposure start equals an earlier member's (to 1 s)
+    is another copy of the same exposure (a duplicated file, a re-delivered product).  In a
+    group it would put its own cosmic rays into its twin's reference and erase them, so it
+    is searched alone."""
+    starts = np.array([_time_of(m) for m in members]) * SECONDS_PER_DAY
+    known = starts > 0
+    repeat = np.zeros(len(members), dtype=bool)
+    if known.sum() > 1:
+        order = np.argsort(starts, kind="stable")
+        gaps = np.diff(starts[order])
+        repeat[order[1:]] = (gaps < 1.0) & known[order[1:]] & known[order[:-1]]
+    return ([m for m, r in zip(members, repeat) if not r],
+            [m for m, r in zip(members, repeat) if r])
+
+
 def plan_groups(records: Iterable[Any], *, max_size: int = MAX_GROUP,
                 exptime_tolerance: float = 0.02) -> list[list[Any]]:
     """Groups of darks for method ``auto``: one set-up, close in time.
@@ -146,7 +162,8 @@ def plan_groups(records: Iterable[Any], *, max_size: int = MAX_GROUP,
     within ``exptime_tolerance`` (fraction) of their neighbour's.  A group over ``max_size``
     is cut, in time order, into the fewest near-equal groups.  Deterministic: groups ordered
     by key, members by time then dataset.  A group of one is returned too (the caller falls
-    back to a single-dark method for it).
+    back to a single-dark method for it); so is every repeated copy of an exposure
+    (:func:`_distinct_exposures`).
 
     Parameters
     ----------
@@ -168,6 +185,8 @@ def plan_groups(records: Iterable[Any], *, max_size: int = MAX_GROUP,
     for key in sorted(buckets, key=lambda k: tuple("" if v is None else str(v) for v in k)):
         for run in _exptime_runs(buckets[key], exptime_tolerance):
             members = sorted(run, key=lambda r: (_time_of(r), str(_get(r, "dataset", default=""))))
+            members, repeats = _distinct_exposures(members)
+            groups += [[r] for r in repeats]
             n_groups = -(-len(members) // max_size)
             bounds = np.linspace(0, len(members), n_groups + 1).round().astype(int)
             groups += [members[a:b] for a, b in zip(bounds[:-1], bounds[1:])]

@@ -111,9 +111,10 @@ def _fill_and_smooth(grid: np.ndarray) -> np.ndarray:
 
 def _interpolate(grid: np.ndarray, shape: tuple[int, int], box: int) -> np.ndarray:
     """Bilinear interpolation between box centres, clamped beyond the outer centres."""
-    wy = _weights(shape[0], grid.shape[0], box)
-    wx = _weights(shape[1], grid.shape[1], box)
-    return (wy @ grid @ wx.T).astype(np.float32)
+    wy = _weights(shape[0], grid.shape[0], box).astype(np.float32)
+    wx = _weights(shape[1], grid.shape[1], box).astype(np.float32)
+    # float32 throughout: the frame-sized product is the cost, and e- to 1e-7 is plenty
+    return (wy @ grid.astype(np.float32)) @ wx.T
 
 
 def _weights(n: int, n_boxes: int, box: int) -> np.ndarray:

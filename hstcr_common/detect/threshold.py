@@ -93,14 +93,22 @@ def _next_to_brighter(image: np.ndarray, spike_idx: np.ndarray,
     """Which of the flat indices ``idx`` have an 8-neighbour in ``spike_idx`` brighter than
     themselves (bool per ``idx``)."""
     ny, nx = image.shape
-    bright = np.full(ny * nx, -np.inf, dtype=np.float32)
-    bright[spike_idx] = image.ravel()[spike_idx]
+    flat = image.ravel()
+    # look the neighbours up in the sorted spike list: cost in proportion to the candidates,
+    # no frame-sized array
+    spikes = np.sort(spike_idx)
+    if spikes.size == 0 or idx.size == 0:
+        return np.zeros(idx.size, dtype=bool)
+    spike_value = flat[spikes]
     y, x = np.divmod(idx, nx)
     best = np.full(idx.size, -np.inf, dtype=np.float32)
     for dy, dx in NEIGHBOURS_8:
-        ok = (y + dy >= 0) & (y + dy < ny) & (x + dx >= 0) & (x + dx < nx)
-        best[ok] = np.maximum(best[ok], bright[idx[ok] + dy * nx + dx])
-    return best > image.ravel()[idx]
+        ok = np.flatnonzero((y + dy >= 0) & (y + dy < ny) & (x + dx >= 0) & (x + dx < nx))
+        target = idx[ok] + dy * nx + dx
+        at = np.minimum(np.searchsorted(spikes, target), spikes.size - 1)
+        hit = spikes[at] == target
+        best[ok[hit]] = np.maximum(best[ok[hit]], spike_value[at[hit]])
+    return best > flat[idx]
 
 
 def detect_threshold(chip: Chip, detector: Detector, params: ThresholdParams, *,
@@ -170,7 +178,9 @@ def detect_threshold(chip: Chip, detector: Detector, params: ThresholdParams, *,
         spikes.ravel()[new] = True
         seed_idx = seed_idx[~is_spike]
         cand = _next_to_brighter(image, new, seed_idx)
-    seed_idx = np.union1d(seed_idx, above[saturated.ravel()[above]])
+    saturated_seeds = above[saturated.ravel()[above]]
+    if saturated_seeds.size:    # (a sorted union only when there is something to add)
+        seed_idx = np.union1d(seed_idx, saturated_seeds)
     spike_idx = np.flatnonzero(spikes)
     grow = _above(image, level, sigma, params.grow_sigma)
     grow &= ~bad

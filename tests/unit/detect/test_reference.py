@@ -226,3 +226,17 @@ def test_plan_groups_by_setup_exptime_and_size():
     assert all(len(g) == 1 for g in groups if not g[0]["dataset"].startswith("a"))
     assert plan_groups(list(reversed(recs)), max_size=3) == groups      # deterministic
     assert AutoParams().max_group_size == 30
+
+
+def test_copies_of_one_exposure_are_never_each_others_reference():
+    """Two files of the same exposure (same start) in one set-up: a group would erase the
+    cosmic rays of both, so the copy is searched alone."""
+    from hstcr_common.detect.grouping import plan_groups
+
+    base = dict(instrument="acs_wfc", ccdamp="ABCD", ccdgain=2.0, flashdur_s=0.0, exptime_s=1000.0,
+                month="2019-03")
+    records = [dict(base, dataset=f"j{i:07d}q", expstart_mjd=58550.0 + i * 0.1) for i in range(4)]
+    records.append(dict(base, dataset="jcopy000q", expstart_mjd=58550.0 + 0.1))  # twin of j0000001q
+    groups = sorted(plan_groups(records), key=len)
+    assert [[r["dataset"] for r in g] for g in groups] == [
+        ["jcopy000q"], ["j0000000q", "j0000001q", "j0000002q", "j0000003q"]]
