@@ -229,15 +229,27 @@ def _run_in_pool(pool, job: _Job, tasks, take) -> list[tuple]:
     return crashed
 
 
-def _retry_alone(job: _Job, crashed: list[tuple], take) -> None:
+#: tasks in a row whose worker died even when run alone: past this, workers cannot run at
+#: all (a broken install, an import error) and every further dark would die the same way
+MAX_WORKER_DEATHS_IN_A_ROW = 3
+
+
+def _retry_alone(job: _Job, crashed: list[tuple], take, summary: "RunSummary") -> None:
     """A dead worker breaks the whole pool and fails its innocent neighbours: retry each such
     task alone, so only a real crasher gets a failures row."""
+    deaths = 0
     for kind, payload, known, _ in crashed:
         with _new_pool(1, 1) as solo:
-            for kind_, payload_, known_, exc in _run_in_pool(solo, job, [(kind, payload, known)], take):
-                for it in (payload_ if kind_ == "group" else [payload_]):
-                    mine = known_.get(it["dataset"]) if kind_ == "group" else known_
-                    take([record_failure(job.lake, it, exc, stage="worker", method=job.method, known=mine)])
+            died = _run_in_pool(solo, job, [(kind, payload, known)], take)
+        deaths = deaths + 1 if died else 0
+        for kind_, payload_, known_, exc in died:
+            for it in (payload_ if kind_ == "group" else [payload_]):
+                mine = known_.get(it["dataset"]) if kind_ == "group" else known_
+                take([record_failure(job.lake, it, exc, stage="worker", method=job.method, known=mine)])
+            if deaths >= MAX_WORKER_DEATHS_IN_A_ROW:
+                raise RunStopped(f"{deaths} worker processes in a row died, each running one dark "
+                                 f"alone (last: {type(exc).__name__}: {exc}); a worker cannot run "
+                                 f"here (check the installation)", summary)
 
 
 def run(items: Iterable[WorkItem], *, lake: str = DEFAULT_LAKE, method: str = DEFAULT_METHOD,
@@ -357,7 +369,7 @@ def run(items: Iterable[WorkItem], *, lake: str = DEFAULT_LAKE, method: str = DE
             crashed = _run_in_pool(pool, job, tasks_for(chunk), take)
             if crashed:
                 pool.shutdown(wait=True, cancel_futures=True)
-                _retry_alone(job, crashed, take)
+                _retry_alone(job, crashed, take, summary)
                 pool = _new_pool(n_procs, max_tasks_per_child)
     except KeyboardInterrupt:
         if pool is not None:

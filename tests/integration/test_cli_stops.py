@@ -169,3 +169,22 @@ def test_a_down_network_stops_the_run_with_one_message(tmp_path):
     assert "10 darks in a row could not be downloaded" in res.stderr
     assert "4 not started" in res.stderr and "resume: run the same command again" in res.stderr
     print(f"\nstopped after {time.monotonic() - t0:.1f} s")
+
+
+@pytest.mark.slow
+def test_workers_that_cannot_run_stop_the_run_instead_of_respawning(darks, tmp_path):
+    """Every spawned worker dies at start (a broken install): the run stops after three
+    deaths in a row with one message, instead of one failures row per dark forever."""
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    # spawned workers import sitecustomize from PYTHONPATH; the parent has the marker unset
+    (hooks / "sitecustomize.py").write_text(
+        "import os, sys\n"
+        "if os.environ.get('HSTCR_TEST_BROKEN_WORKER') and 'multiprocessing' in ' '.join(sys.argv):\n"
+        "    os._exit(1)\n")
+    env = {"PYTHONPATH": os.pathsep.join([str(hooks), os.environ.get("PYTHONPATH", "")]),
+           "HSTCR_TEST_BROKEN_WORKER": "1"}
+    res = hstcr("run", darks, "--lake", tmp_path / "lake", "--workers", "2", "--method", "threshold",
+                env=env, timeout=600)
+    assert res.returncode == 4, res.stderr
+    assert "3 worker processes in a row died" in res.stderr and "resume:" in res.stderr
