@@ -1,12 +1,18 @@
 """What a run costs on AWS, from measured per-dark time and memory.
 
-Runs the real pipeline (``process_item``, threshold method) on a synthetic ACS/WFC dark (the
-largest CCD product: 2 x 2048 x 4096) and a synthetic STIS/CCD dark (1024^2), each in a fresh
-process (so peak memory includes the imports a cold Lambda pays), and prices:
+Lambda GB-seconds per dark are measured for every detector: a synthetic dark of each
+(``--detectors``, default the seven of the archive: ACS/WFC, WFC3/UVIS, ACS/HRC, STIS/CCD,
+WFPC2, WFC3/IR, NICMOS) is written first, then processed by ``process_item`` in a fresh
+interpreter (so peak RSS is one worker's: imports + one dark, not the simulation): a first
+(cold) dark, then ``--repeat`` warm ones.  Priced at the worker's memory setting, read from
+``infra/functions.py`` (``process_dark``'s ``worker_memory_mb``):
 
-- Lambda: GB-seconds at the arm64 price (x86_64 shown for comparison) + requests; the time
-  is import + processing measured here plus the S3 read of the dark (estimated from its
-  size at ~80 MB/s in-region, see S3_READ_BYTES_PER_S);
+- Lambda: GB-seconds at the arm64 price + $0.20 per 1M requests; the billed time of a warm
+  invocation is the measured ``process_item`` time (scaled to Lambda's CPU share: below
+  1,769 MB a function gets a fraction of a vCPU, so duration grows as 1769/memory; above it
+  the mostly single-threaded work gets no faster) plus the S3 read of the dark, estimated
+  from its size at ~80 MB/s in-region (S3_READ_BYTES_PER_S); a cold start adds the imports
+  and the first dark's one-time set-up (shown per cold start);
 - Step Functions: the Standard parent's transitions + one Express child per dark;
 - S3: our PUT/LIST/GET requests (reads from ``stpubdata`` are paid by AWS Open Data) and
   storage of the Parquet written;
@@ -14,22 +20,23 @@ process (so peak memory includes the imports a cold Lambda pays), and prices:
   ``cosmic_rays`` column, at $5/TB;
 - CloudWatch Logs: the handler's log lines.
 
-Prices: us-east-1, on-demand, no free tier (see PRICES).  Lambda time is the time measured
-here scaled to Lambda's CPU share: below 1,769 MB a function gets a fraction of a vCPU, so
-duration grows as 1769/memory; above it the (mostly single-threaded) work gets no faster.
+Prices: us-east-1, on-demand, no free tier (see PRICES).
 
 Usage::
 
-    python benchmarks/cost_model.py [--darks 1000] [--archive 100000] [--memory 2048]
+    python benchmarks/cost_model.py [--darks 1000] [--archive 100000] [--memory MB]
+        [--detectors acs_wfc,stis_ccd] [--repeat 2] [--json out.json]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 import tempfile
+from pathlib import Path
 
 PRICES = {
     "lambda_arm64_gb_s": 0.0000133334,
@@ -61,49 +68,77 @@ FETCHED_FRACTION = 0.6
 EXPRESS_CHILD_MB = 64           # Express bills memory in 64 MB steps; the child holds one item
 LOG_BYTES_PER_DARK = 2_000
 
-MEASURE = r"""
-import json, resource, sys, time, os
+#: The archive's detectors (NICMOS: NIC2, its three cameras share one 256 x 256 format).
+DETECTORS = "acs_wfc,wfc3_uvis,acs_hrc,stis_ccd,wfpc2,wfc3_ir,nicmos_nic2"
+#: Where ``process_dark``'s memory is configured.
+FUNCTIONS_PY = Path(__file__).resolve().parents[1] / "infra" / "functions.py"
+
+CHILD = r"""
+import json, os, resource, sys, time
 t0 = time.perf_counter()
 from hstcr_common.pipeline import process_item
-from hstcr_common.synthetic import write_dark
 t_import = time.perf_counter() - t0
-detector, out, lake = sys.argv[1:4]
-dark = write_dark(detector, out, seed=11)
-item = {"dataset": dark.dataset, "instrument": detector, "files": {k: str(v) for k, v in dark.paths.items()}}
-t0 = time.perf_counter()
-res = process_item(item, lake=lake, method="threshold")
-t_process = time.perf_counter() - t0
-size = {t: sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(os.path.join(lake, t)) for f in fs)
-        for t in ("exposures", "cosmic_rays")}
-print(json.dumps({"detector": detector, "status": res["status"], "n_cr": res["n_cr"],
-                  "import_s": t_import, "process_s": t_process, "stages": res.get("stages"),
+item, lake, repeat = json.loads(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+runs = []
+for _ in range(1 + repeat):
+    t = time.perf_counter()
+    res = process_item(item, lake=lake, method="threshold", reprocess=True)
+    runs.append(time.perf_counter() - t)
+    if res["status"] != "done":
+        raise SystemExit(f"{item['dataset']}: {res['error']}")
+size = {t: sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(os.path.join(lake, t))
+               for f in fs) for t in ("exposures", "cosmic_rays")}
+print(json.dumps({"n_cr": res["n_cr"], "import_s": t_import, "first_s": runs[0],
+                  "process_s": min(runs[1:]), "stages": res.get("stages"),
                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                  "bytes": size, "input_bytes": sum(p.stat().st_size for p in dark.paths.values())}))
+                  "bytes": size}))
 """
 
 
-def measure(detector: str) -> dict:
-    """Process one synthetic dark of ``detector`` in a fresh interpreter; time, memory, bytes."""
+def worker_memory_mb(path: Path = FUNCTIONS_PY) -> int:
+    """``process_dark``'s configured memory (MB): the ``worker_memory_mb`` default of
+    ``infra/functions.py`` (read as text: the CDK need not be installed)."""
+    found = re.search(r"worker_memory_mb:\s*int\s*=\s*(\d+)", path.read_text())
+    if not found:
+        raise SystemExit(f"{path}: no worker_memory_mb default")
+    return int(found.group(1))
+
+
+def measure(detector: str, repeat: int = 2) -> dict:
+    """Write one synthetic dark of ``detector``, then process it in a fresh interpreter: import
+    time, first (cold) and best warm ``process_item`` seconds, peak RSS, bytes in and out."""
+    from hstcr_common.synthetic import write_sample
+
     with tempfile.TemporaryDirectory() as tmp:
-        proc = subprocess.run([sys.executable, "-c", MEASURE, detector, f"{tmp}/dark", f"{tmp}/lake"],
-                              capture_output=True, text=True, check=True)
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+        write_sample(detector, 1, f"{tmp}/dark", seed=11)
+        item = json.loads((Path(tmp) / "dark" / "manifest.jsonl").read_text().splitlines()[0])
+        proc = subprocess.run([sys.executable, "-c", CHILD, json.dumps(item), f"{tmp}/lake",
+                               str(repeat)], capture_output=True, text=True)
+        if proc.returncode:
+            raise SystemExit(f"{detector}: {proc.stderr.strip().splitlines()[-1]}")
+        m = json.loads(proc.stdout.strip().splitlines()[-1])
+        m["input_bytes"] = sum(Path(f).stat().st_size for f in item["files"].values() if f)
+    m["detector"] = detector
+    return m
 
 
-def lambda_memory_mb(peak_rss_mb: float, floor_mb: int = 1024) -> int:
-    """Memory setting: peak RSS with 50 % headroom, in 64 MB steps, at least ``floor_mb``."""
-    need = max(floor_mb, peak_rss_mb * 1.5)
-    return int(-(-need // 64) * 64)
+def lambda_seconds(m: dict, memory_mb: int) -> tuple[float, float]:
+    """(billed seconds of a warm invocation, extra seconds of a cold one) at ``memory_mb``."""
+    cpu = max(1.0, FULL_VCPU_MB / memory_mb)
+    fetch_s = m["input_bytes"] * FETCHED_FRACTION / S3_READ_BYTES_PER_S
+    warm = m["process_s"] * cpu + fetch_s
+    cold = (m["import_s"] + m["first_s"] - m["process_s"]) * cpu
+    return warm, cold
 
 
 def cost_per_dark(m: dict, memory_mb: int) -> dict:
     """Dollars per dark by service for one measured dark at a Lambda memory setting."""
-    fetch_s = m["input_bytes"] * FETCHED_FRACTION / S3_READ_BYTES_PER_S
-    seconds = (m["import_s"] + m["process_s"]) * max(1.0, FULL_VCPU_MB / memory_mb) + fetch_s
+    seconds, _ = lambda_seconds(m, memory_mb)
     gb_s = memory_mb / 1024 * seconds
     lake_bytes = sum(m["bytes"].values())
     return {
         "seconds": seconds,
+        "gb_s": gb_s,
         "lambda": gb_s * PRICES["lambda_arm64_gb_s"] + PRICES["lambda_request"],
         "lambda_x86": gb_s * PRICES["lambda_x86_gb_s"] + PRICES["lambda_request"],
         "step_functions": (PARENT_TRANSITIONS_PER_DARK * PRICES["sfn_standard_transition"]
@@ -130,45 +165,65 @@ def athena_cost(exposures_bytes: float, cosmic_rays_bytes: float, n: int) -> tup
     return exposures, histogram
 
 
+def lambda_table(rows: list, memory_mb: int, n: int = 1000) -> list[str]:
+    """Markdown table: measured time and memory, GB-s and arm64 Lambda cost per ``n`` darks."""
+    lines = [f"| detector | CRs | process_item s (warm) | peak RSS MB | billed s | GB-s/dark "
+             f"| $ per {n:,} darks | cold start +s |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for m, c in rows:
+        _, cold = lambda_seconds(m, memory_mb)
+        lines.append(f"| {m['detector']} | {m['n_cr']:,} | {m['process_s']:.2f} | "
+                     f"{m['peak_rss_mb']:.0f} | {c['seconds']:.2f} | {c['gb_s']:.2f} | "
+                     f"{c['lambda'] * n:.4f} | {cold:.2f} |")
+    return lines
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description="hstcr AWS cost model (measured per-dark cost)")
     parser.add_argument("--darks", type=int, default=1000)
     parser.add_argument("--archive", type=int, default=100_000)
-    parser.add_argument("--memory", type=int, default=None, help="Lambda memory (MB); default from peak RSS")
-    parser.add_argument("--detectors", default="acs_wfc,stis_ccd")
+    parser.add_argument("--memory", type=int, default=None,
+                        help="Lambda memory (MB); default process_dark's, from infra/functions.py")
+    parser.add_argument("--detectors", default=DETECTORS)
+    parser.add_argument("--repeat", type=int, default=2, help="warm darks after the first")
+    parser.add_argument("--json", help="also write the measurements here")
     args = parser.parse_args(argv)
 
+    memory = args.memory or worker_memory_mb()
     rows = []
     for detector in args.detectors.split(","):
-        m = measure(detector)
-        memory = args.memory or lambda_memory_mb(m["peak_rss_mb"])
-        rows.append((m, memory, cost_per_dark(m, memory)))
+        m = measure(detector, args.repeat)
+        rows.append((m, cost_per_dark(m, memory)))
+        print(f"measured {detector}: {m['process_s']:.2f} s warm, {m['peak_rss_mb']:.0f} MB peak",
+              file=sys.stderr, flush=True)
+    if args.json:
+        Path(args.json).write_text(json.dumps([m for m, _ in rows], indent=1))
 
-    print("Measured (this machine, fresh process per dark, threshold method):")
-    print(f"{'detector':10} {'status':7} {'n_cr':>7} {'import s':>9} {'process s':>10} {'peak MB':>8} "
-          f"{'input MB':>9} {'Parquet MB':>11} {'memory MB':>10} {'Lambda s':>9}")
-    for m, memory, c in rows:
-        print(f"{m['detector']:10} {m['status']:7} {m['n_cr']:>7} {m['import_s']:>9.2f} {m['process_s']:>10.2f} "
-              f"{m['peak_rss_mb']:>8.0f} {m['input_bytes'] / 1e6:>9.1f} {c['lake_bytes'] / 1e6:>11.2f} "
-              f"{memory:>10} {c['seconds']:>9.2f}")
+    print(f"Lambda per dark at process_dark's {memory} MB, arm64 (this machine, fresh process per "
+          f"detector, threshold; IR: ramp). billed s = warm process_item x "
+          f"{max(1.0, FULL_VCPU_MB / memory):.2f} (CPU share) + S3 read at "
+          f"{S3_READ_BYTES_PER_S / 1e6:.0f} MB/s of {FETCHED_FRACTION:.0%} of the input:")
+    print("\n".join(lambda_table(rows, memory, args.darks)))
+    over = [m["detector"] for m, _ in rows if m["peak_rss_mb"] > memory]
+    print(f"peak RSS under {memory} MB: {'all' if not over else 'NOT ' + ', '.join(over)}")
 
     services = ["lambda", "step_functions", "s3_requests", "logs"]
     for label, n in ((f"per {args.darks:,} darks", args.darks), (f"whole archive, {args.archive:,} darks", args.archive)):
         print(f"\nCost {label} (USD, us-east-1, Lambda arm64):")
-        print(f"{'detector':10} " + " ".join(f"{s:>16}" for s in services)
+        print(f"{'detector':12} " + " ".join(f"{s:>15}" for s in services)
               + f" {'total':>10} {'storage/month':>14} {'x86 Lambda':>11} {'Athena expo':>12} {'Athena histo':>13}")
-        for m, memory, c in rows:
+        for m, c in rows:
             total = sum(c[s] for s in services)
             expo, histo = athena_cost(c["exposures_bytes"], c["cosmic_rays_bytes"], n)
-            print(f"{m['detector']:10} " + " ".join(f"{c[s] * n:>16.4f}" for s in services)
+            print(f"{m['detector']:12} " + " ".join(f"{c[s] * n:>15.4f}" for s in services)
                   + f" {total * n:>10.4f} {c['s3_storage_month'] * n:>14.4f} {c['lambda_x86'] * n:>11.4f}"
                   + f" {expo:>12.5f} {histo:>13.5f}")
     run_fixed = PARENT_TRANSITIONS_PER_RUN * PRICES["sfn_standard_transition"]
     print(f"\nPer run fixed: {run_fixed:.4f} USD (parent transitions). total = one pass (compute + requests);"
           " storage/month = the Parquet written, per month kept.")
     print("Athena expo = one query over all exposures rows; Athena histo = one histogram over cosmic_rays.")
-    arm = sum(c["lambda"] for _, _, c in rows)
-    x86 = sum(c["lambda_x86"] for _, _, c in rows)
+    arm = sum(c["lambda"] for _, c in rows)
+    x86 = sum(c["lambda_x86"] for _, c in rows)
     print(f"arm64/x86_64 Lambda cost ratio: {arm / x86:.2f}")
     return 0
 

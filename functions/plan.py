@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from hstcr_common.aws import plan_run
+from hstcr_common.aws import instrumented, logger, plan_run
 
-from . import lake, log, runs_root
+from . import lake, runs_root
 
 
+@instrumented
 def handler(event, context=None):
     """Event: ``{"request": <execution input>, "execution_name": str}`` (see
     :func:`hstcr_common.aws.plan_run`)."""
     out = plan_run(event.get("request") or {}, runs_root=runs_root(), lake=lake(),
                    execution_name=event.get("execution_name"))
-    log("planned", run_id=out["run_id"], n_items=out["n_items"], n_darks=out["n_darks"],
-        method=out["method"])
+    logger().info("planned", extra={k: out[k] for k in ("run_id", "n_items", "n_darks", "method",
+                                                        "max_concurrency")})
     return out

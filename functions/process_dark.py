@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from hstcr_common.aws import process_event
+from hstcr_common.aws import instrumented, process_event, record_darks
 
-from . import lake, log, runs_root
+from . import lake, runs_root
 
 
+@instrumented(with_metrics=True)
 def handler(event, context=None):
     """Event: a Distributed Map item ``{"item", "run_id", "method", "params", "reprocess"}``
     or a batch ``{"Items": [...], "BatchInput": {...}}`` (see
     :func:`hstcr_common.aws.process_event`)."""
     out = process_event(event, lake=lake(), runs_root=runs_root())
-    for res in out["results"]:
-        log("dark", **res)
+    record_darks(out["results"])  # EMF metrics + one log line per dark
     return out

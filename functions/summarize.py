@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from hstcr_common.aws import summarize_run
+from hstcr_common.aws import instrumented, logger, summarize_run
 
-from . import lake, log, runs_root
+from . import lake, runs_root
 
 
+@instrumented
 def handler(event, context=None):
-    """Event: the state machine's state ``{"plan", "map"?, "map_error"?}``."""
+    """Event: the state machine's state ``{"plan", "map"?}``."""
     out = summarize_run(event, lake=lake(), runs_root=runs_root())
-    log("summary", **{k: v for k, v in out.items() if k not in ("failures",)})
+    logger().info("summary", extra={k: v for k, v in out.items() if k != "failures"})
     return out

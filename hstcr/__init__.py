@@ -19,6 +19,8 @@ from hstcr_common import __version__
 _EXPORTS = {
     "open_lake": "hstcr_common.lake.notebook",
     "OpenLake": "hstcr_common.lake.notebook",
+    "open_athena": "hstcr_common.aws",
+    "AthenaLake": "hstcr_common.aws",
     "run": "hstcr_common.pipeline",
     "process_item": "hstcr_common.pipeline",
     "items_from_folder": "hstcr_common.pipeline",

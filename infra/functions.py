@@ -9,9 +9,16 @@ IAM, per function (each has its own role, no managed policies):
 - ``plan``: write ``runs/*`` (the manifest); its MAST query is HTTPS to mast.stsci.edu.
 - ``process_dark``: read ``arn:aws:s3:::stpubdata/hst/public/*`` (MAST's open-data bucket,
   read-only) and read/write/delete only under ``lake/*`` (a re-processed dark replaces its
-  files; a fixed dark removes its stale failure file) plus write ``runs/*/results/*``.
-- ``summarize``: read ``lake/*`` and ``runs/*``, write ``runs/*``.
+  files; a fixed dark removes its stale failure file); read and write its receipts under
+  ``runs/*/results/*`` (a retry finds what this run already did) and the group reference
+  receipts under ``runs/*/references/*`` (method ``auto``: the reference itself is a lake
+  object, ``lake/references/``); list only with prefixes ``lake/`` and ``runs/``.
+- ``summarize``: read and write ``runs/*`` (the Map's ResultWriter files, the summary).
 - each: create streams in and put events to its own log group only.
+
+Time limits: ``process_dark`` runs inside an EXPRESS child workflow (5 minutes, retries
+included): its timeout is :data:`WORKER_TIMEOUT_S` (``infra.workflow.child_worst_case_s``
+checks the sum with the retry waits).  ``plan`` and ``summarize`` run in the Standard parent.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from hstcr_common.aws import ENV_MAX_CONCURRENCY, METRICS_NAMESPACE
 from hstcr_common.model import ENV_LAKE, ENV_RUNS, ENV_S3_SIGNED
 
 from .lake import LAKE_PREFIX, RUNS_PREFIX, Lake
@@ -37,6 +45,12 @@ PLACEHOLDER_ASSET = Path(__file__).resolve().parent / "placeholder_asset"
 #: MAST's public HST data in the AWS Open Data bucket (read-only for the worker).
 STPUBDATA_BUCKET = "stpubdata"
 STPUBDATA_PREFIX = "hst/public"
+
+#: ``process_dark``'s timeout (s): one dark takes 1-4 s at 2048 MB (docs/aws.md); 180 s plus
+#: the child's retry waits (46 s at most) stays under 80 % of the EXPRESS child's 300 s.
+WORKER_TIMEOUT_S = 180
+#: ``summarize`` reads the ResultWriter files of up to ~100,000 darks (~1 KB each) in memory.
+SUMMARIZE_MEMORY_MB = 2048
 
 RUNTIME = lambda_.Runtime.PYTHON_3_12
 ARCHITECTURE = lambda_.Architecture.ARM_64
@@ -84,14 +98,18 @@ class Functions(Construct):
         Layer and code directories.
     worker_memory_mb : int
         Memory of ``process_dark`` (CPU share scales with it).
-    worker_timeout : Duration
-        Time limit of one ``process_dark`` invocation (a stack group is many darks).
+    worker_timeout_s : int
+        Time limit of one ``process_dark`` invocation (s); it runs in an EXPRESS child.
+    max_concurrency : int
+        The Map's default concurrency, given to ``plan`` (``hstcr aws submit`` may cap it).
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, lake: Lake, assets: AssetPaths,
-                 worker_memory_mb: int = 2048, worker_timeout: Duration = Duration.minutes(15),
+                 worker_memory_mb: int = 2048, worker_timeout_s: int = WORKER_TIMEOUT_S,
+                 max_concurrency: int = 500,
                  log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH) -> None:
         super().__init__(scope, construct_id)
+        self.worker_timeout_s = worker_timeout_s
         stack = Stack.of(self)
         bucket = lake.bucket
 
@@ -113,13 +131,18 @@ class Functions(Construct):
             "XDG_CACHE_HOME": "/tmp",     # astropy writes its config/cache: /tmp is writable
             "XDG_CONFIG_HOME": "/tmp",
             "POWERTOOLS_SERVICE_NAME": "hstcr",
+            "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
         }
 
         lake_objects = bucket.arn_for_objects(f"{LAKE_PREFIX}/*")
         runs_objects = bucket.arn_for_objects(f"{RUNS_PREFIX}/*")
+        receipts = bucket.arn_for_objects(f"{RUNS_PREFIX}/*/results/*")
+        # method auto: a reference child's receipt, read by the dark children of its group
+        reference_receipts = bucket.arn_for_objects(f"{RUNS_PREFIX}/*/references/*")
 
         def make(name: str, handler: str, *, memory: int, timeout: Duration, layers, description: str,
-                 statements: list[iam.PolicyStatement], wildcard_reasons: dict[str, str]):
+                 statements: list[iam.PolicyStatement], wildcard_reasons: dict[str, str],
+                 extra_environment: dict[str, str] | None = None):
             log_group = logs.LogGroup(self, f"{name}Logs", retention=log_retention,
                                       removal_policy=RemovalPolicy.DESTROY)
             role = iam.Role(self, f"{name}Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
@@ -133,7 +156,7 @@ class Functions(Construct):
             fn = lambda_.Function(
                 self, name, runtime=RUNTIME, architecture=ARCHITECTURE, handler=handler, code=code,
                 layers=layers, memory_size=memory, timeout=timeout, role=role, log_group=log_group,
-                environment=environment, description=description,
+                environment={**environment, **(extra_environment or {})}, description=description,
                 tracing=lambda_.Tracing.ACTIVE,
             )
             # the policy must exist before the function runs (DependsOn the policy only: the role is
@@ -160,47 +183,49 @@ class Functions(Construct):
             description="hstcr plan: MAST query -> manifest JSONL in S3",
             statements=[iam.PolicyStatement(actions=["s3:PutObject", "s3:GetObject"], resources=[runs_objects])],
             wildcard_reasons={f"Resource::{bucket_arn_token}/{RUNS_PREFIX}/*": runs_reason},
+            extra_environment={ENV_MAX_CONCURRENCY: str(int(max_concurrency))},
         )
         self.process_dark = make(
             "ProcessDark", "functions.process_dark.handler", memory=worker_memory_mb,
-            timeout=worker_timeout, layers=[self.worker_layer],
-            description="hstcr process_dark: one dark (or group) from stpubdata -> Parquet in the lake",
+            timeout=Duration.seconds(worker_timeout_s), layers=[self.worker_layer],
+            description="hstcr process_dark: one dark, stack group or group reference from stpubdata -> the lake",
             statements=[
                 iam.PolicyStatement(
                     sid="ReadMastOpenData", actions=["s3:GetObject"],
                     resources=[f"arn:{stack.partition}:s3:::{STPUBDATA_BUCKET}/{STPUBDATA_PREFIX}/*"]),
                 iam.PolicyStatement(
-                    sid="ListLakePrefix", actions=["s3:ListBucket"], resources=[bucket.bucket_arn],
-                    conditions={"StringLike": {"s3:prefix": [f"{LAKE_PREFIX}/*"]}}),
+                    sid="ListLakeAndRuns", actions=["s3:ListBucket"], resources=[bucket.bucket_arn],
+                    conditions={"StringLike": {"s3:prefix": [f"{LAKE_PREFIX}/*", f"{RUNS_PREFIX}/*"]}}),
                 iam.PolicyStatement(
                     sid="WriteLake", actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject",
                                               "s3:AbortMultipartUpload"],
                     resources=[lake_objects]),
-                iam.PolicyStatement(sid="WriteRunResults", actions=["s3:PutObject"], resources=[runs_objects]),
+                iam.PolicyStatement(sid="RunReceipts", actions=["s3:GetObject", "s3:PutObject"],
+                                    resources=[receipts]),
+                # group references themselves go to <lake>/references/ (WriteLake covers them)
+                iam.PolicyStatement(sid="ReferenceReceipts", actions=["s3:GetObject", "s3:PutObject"],
+                                    resources=[reference_receipts]),
             ],
             wildcard_reasons={
                 f"Resource::arn:<AWS::Partition>:s3:::{STPUBDATA_BUCKET}/{STPUBDATA_PREFIX}/*":
                     "Read-only access to MAST's public HST archive (AWS Open Data bucket stpubdata); "
                     "any dark may be requested.",
                 f"Resource::{bucket_arn_token}/{LAKE_PREFIX}/*": lake_reason,
-                f"Resource::{bucket_arn_token}/{RUNS_PREFIX}/*": runs_reason,
+                f"Resource::{bucket_arn_token}/{RUNS_PREFIX}/*/results/*":
+                    "Per-dark receipts under runs/<run_id>/results/ only; keys carry run id and dataset.",
+                f"Resource::{bucket_arn_token}/{RUNS_PREFIX}/*/references/*":
+                    "Per-group reference receipts under runs/<run_id>/references/ only; keys carry "
+                    "run id and group.",
             },
         )
         self.summarize = make(
-            "Summarize", "functions.summarize.handler", memory=1024, timeout=Duration.minutes(15),
+            "Summarize", "functions.summarize.handler", memory=SUMMARIZE_MEMORY_MB, timeout=Duration.minutes(15),
             layers=[self.worker_layer],
             description="hstcr summarize: counts, failures and a Parquet table of the run",
             statements=[
-                iam.PolicyStatement(
-                    sid="ListRunsAndLake", actions=["s3:ListBucket"], resources=[bucket.bucket_arn],
-                    conditions={"StringLike": {"s3:prefix": [f"{LAKE_PREFIX}/*", f"{RUNS_PREFIX}/*"]}}),
-                iam.PolicyStatement(sid="ReadLake", actions=["s3:GetObject"], resources=[lake_objects]),
                 iam.PolicyStatement(sid="ReadWriteRuns", actions=["s3:GetObject", "s3:PutObject"],
                                     resources=[runs_objects]),
             ],
-            wildcard_reasons={
-                f"Resource::{bucket_arn_token}/{LAKE_PREFIX}/*": lake_reason,
-                f"Resource::{bucket_arn_token}/{RUNS_PREFIX}/*": runs_reason,
-            },
+            wildcard_reasons={f"Resource::{bucket_arn_token}/{RUNS_PREFIX}/*": runs_reason},
         )
         self.all = [self.plan, self.process_dark, self.summarize]

@@ -21,7 +21,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from hstcr_common.instruments import detectors
-from hstcr_common.lake import PARTITION_KEYS, TABLES, named_queries, named_sql
+from hstcr_common.lake import PARTITION_KEYS, TABLES, field_doc, named_queries, named_sql
 
 LAKE_PREFIX = "lake"
 RUNS_PREFIX = "runs"
@@ -30,6 +30,8 @@ ATHENA_RESULTS_PREFIX = "athena-results"
 YEAR_RANGE = (1990, 2040)
 #: Extra ``instrument`` value for rows whose instrument could not be determined.
 UNKNOWN_INSTRUMENT = "unknown"
+#: Glue's limit on a column comment (characters).
+GLUE_COMMENT_MAX = 255
 
 
 def glue_type(arrow_type: pa.DataType) -> str:
@@ -86,9 +88,21 @@ def glue_type(arrow_type: pa.DataType) -> str:
     raise TypeError(f"no Glue/Hive type for pyarrow type {t}")
 
 
+def glue_comment(field: pa.Field) -> str:
+    """The Glue column comment of a lake column: ``"<description> [<unit>]"`` from its pyarrow
+    field metadata (:func:`hstcr_common.lake.schemas.field_doc`), at most
+    :data:`GLUE_COMMENT_MAX` characters (a long description is cut, the unit always kept)."""
+    unit, description = field_doc(field)
+    suffix = f" [{unit}]" if unit else ""
+    room = GLUE_COMMENT_MAX - len(suffix)
+    if len(description) > room:
+        description = description[: room - 1].rstrip() + "\u2026"
+    return description + suffix
+
+
 def glue_columns(schema: pa.Schema) -> list[dict[str, str]]:
-    """``[{"name", "type"}]`` of a pyarrow schema, in schema order."""
-    return [{"name": f.name, "type": glue_type(f.type)} for f in schema]
+    """``[{"name", "type", "comment"}]`` of a pyarrow schema, in schema order."""
+    return [{"name": f.name, "type": glue_type(f.type), "comment": glue_comment(f)} for f in schema]
 
 
 def instrument_ids() -> list[str]:
@@ -138,8 +152,12 @@ class Lake(Construct):
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
 
+        # ACLs disabled (bucket owner enforced): S3 log delivery is then granted by a bucket
+        # policy, never by the legacy LogDeliveryWrite ACL (cfn-lint W3045), whatever the
+        # @aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy flag says
         self.access_logs = s3.Bucket(
             self, "AccessLogs",
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             encryption=s3.BucketEncryption.S3_MANAGED,
             enforce_ssl=True,
@@ -149,6 +167,7 @@ class Lake(Construct):
 
         self.bucket = s3.Bucket(
             self, "Bucket",
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             encryption=s3.BucketEncryption.S3_MANAGED,
             enforce_ssl=True,

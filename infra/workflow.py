@@ -6,27 +6,47 @@ same JSON is what the moto test executes.
 
 ::
 
-    Plan (Lambda: MAST -> runs/<run_id>/manifest.jsonl)
+    Plan (Lambda: MAST -> runs/<run_id>/manifest.jsonl, and for method auto the group
+          references to build, runs/<run_id>/references.jsonl)
+      -> AnyReferences? --no--> AnyDarks
+      -> BuildReferences: Distributed Map over references.jsonl, one EXPRESS child per group
+             (process_dark with a "kind": "reference" item: the group's reference into
+             lake/references/, a receipt into runs/<run_id>/references/; groups are split by
+             the plan to fit one child, hstcr_common.aws.plan.MAX_REFERENCE_GROUP).  Every
+             failure is tolerated: a group whose reference is missing has its darks searched
+             alone (threshold), each saying why in `exposures`.
       -> AnyDarks? --no--> Summarize
       -> ProcessDarks: Distributed Map, ItemReader = the JSONL manifest in S3,
-             child workflows EXPRESS, one item = one dark (dq/threshold) or one group (stack),
-             optional ItemBatcher, MaxConcurrency, ToleratedFailurePercentage,
+             child workflows EXPRESS, one item = one dark (auto/dq/threshold) or one group (stack),
+             optional ItemBatcher (bounded so a batch fits the child's time limit),
+             MaxConcurrencyPath (the plan's max_concurrency: `hstcr aws submit` caps it below
+             the account's Lambda concurrency), ToleratedFailurePercentage,
              Lambda retries with full-jitter exponential backoff, ResultWriter -> runs/map-results/
-      -> Summarize (Lambda: counts, failures, runs/<run_id>/results.parquet)
-      -> Failed? (the map exceeded its tolerated failures) -> Fail | Succeed
+      -> Summarize (Lambda: reads the ResultWriter files; runs/<run_id>/results.parquet)
+      -> Done
+
+Recovery: the Map has no Catch.  A map over its failure budget fails the execution *at the
+Map state*, so ``RedriveExecution`` (``hstcr aws redrive``) restarts the Map Run's failed
+children only (what succeeded is not run again) and then goes on to Summarize.  A Catch
+leading to a Fail state would make a redrive restart at that Fail state, doing nothing.
+
+Time limits: an EXPRESS child stops at 5 minutes, retries included, so the worker's Lambda
+timeout plus the longest retry wait (:func:`child_worst_case_s`) must stay below
+:data:`EXPRESS_CHILD_LIMIT_S` with room (:data:`CHILD_BUDGET_FRACTION`), and a batch may hold
+only as many darks as fit the Lambda timeout (:func:`max_items_per_batch`).
 """
 
 from __future__ import annotations
 
 import json
 
-from aws_cdk import ArnFormat, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, RemovalPolicy, Stack, Token
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from .functions import Functions
+from .functions import WORKER_TIMEOUT_S, Functions
 from .lake import RUNS_PREFIX, Lake
 from .nag import acknowledge
 
@@ -45,16 +65,56 @@ LAMBDA_TRANSIENT_ERRORS = [
 SUBSTITUTIONS = ("PlanFunctionArn", "ProcessDarkFunctionArn", "SummarizeFunctionArn", "LakeBucket")
 
 
-def lambda_retry(max_attempts: int = 6) -> list[dict]:
-    """Retry transient Lambda errors: 2 s, 4 s, 8 s ... capped at 60 s, full jitter."""
+#: An EXPRESS child workflow's hard limit (s): Step Functions stops it after 5 minutes.
+EXPRESS_CHILD_LIMIT_S = 300
+#: A child must finish within this fraction of the Express limit in the worst case
+#: (Lambda timeout + every retry wait): 20 % of the limit is left as room.
+CHILD_BUDGET_FRACTION = 0.8
+#: Upper bound of one dark's Lambda time (s) used to size batches: the measured worst case
+#: (ACS/WFC, WFC3/UVIS at 2048 MB: 3.5 s processing + S3 read, docs/aws.md) times ~3.
+DARK_SECONDS_BOUND = 12.0
+#: Retry of transient Lambda errors in a child: waits 2, 4, 8, 16, 16 s at most.
+RETRY_ATTEMPTS = 5
+RETRY_INTERVAL_S = 2
+RETRY_BACKOFF = 2.0
+RETRY_MAX_DELAY_S = 16
+
+
+def lambda_retry(max_attempts: int = RETRY_ATTEMPTS, max_delay_s: int = RETRY_MAX_DELAY_S) -> list[dict]:
+    """Retry transient Lambda errors: 2 s, 4 s, 8 s ... capped at ``max_delay_s``, full jitter."""
     return [{
         "ErrorEquals": LAMBDA_TRANSIENT_ERRORS,
-        "IntervalSeconds": 2,
+        "IntervalSeconds": RETRY_INTERVAL_S,
         "MaxAttempts": max_attempts,
-        "BackoffRate": 2.0,
-        "MaxDelaySeconds": 60,
+        "BackoffRate": RETRY_BACKOFF,
+        "MaxDelaySeconds": max_delay_s,
         "JitterStrategy": "FULL",
     }]
+
+
+def retry_waits_s(retry: dict) -> float:
+    """Longest total wait (s) of one Retry rule: every attempt waiting its full delay."""
+    waits, delay = 0.0, float(retry["IntervalSeconds"])
+    for _ in range(int(retry["MaxAttempts"])):
+        waits += min(delay, float(retry.get("MaxDelaySeconds", delay)))
+        delay *= float(retry.get("BackoffRate", 2.0))
+    return waits
+
+
+def child_worst_case_s(worker_timeout_s: float = WORKER_TIMEOUT_S) -> float:
+    """Longest an EXPRESS child can run: one full Lambda invocation plus every retry wait.
+
+    The retried errors (throttling, Lambda service faults) are answered when the invocation
+    starts, so at most one attempt runs to the Lambda timeout.
+    """
+    return worker_timeout_s + sum(retry_waits_s(r) for r in lambda_retry())
+
+
+def max_items_per_batch(worker_timeout_s: float = WORKER_TIMEOUT_S,
+                        dark_seconds: float = DARK_SECONDS_BOUND) -> int:
+    """Darks one batched invocation may hold: as many as fit the Lambda timeout at
+    :data:`DARK_SECONDS_BOUND` each."""
+    return max(1, int(worker_timeout_s // dark_seconds))
 
 
 def _invoke(function_placeholder: str) -> dict:
@@ -66,29 +126,56 @@ def _invoke(function_placeholder: str) -> dict:
     }
 
 
-def build_definition(*, max_concurrency: int = 500, items_per_batch: int = 0,
-                     tolerated_failure_percentage: float = 5.0) -> dict:
+def _item_reader(key_path: str) -> dict:
+    return {
+        "Resource": "arn:aws:states:::s3:getObject",
+        "ReaderConfig": {"InputType": "JSONL"},
+        "Parameters": {"Bucket.$": "$.plan.bucket", "Key.$": key_path},
+    }
+
+
+def _result_writer() -> dict:
+    return {"Resource": "arn:aws:states:::s3:putObject",
+            "Parameters": {"Bucket": "${LakeBucket}", "Prefix": MAP_RESULTS_PREFIX}}
+
+
+def build_definition(*, items_per_batch: int = 0, tolerated_failure_percentage: float = 5.0,
+                     worker_timeout_s: float = WORKER_TIMEOUT_S) -> dict:
     """The state machine's ASL definition (a dict; placeholders ``${...}`` see :data:`SUBSTITUTIONS`).
+
+    The Map's concurrency is read from the plan (``MaxConcurrencyPath: $.plan.max_concurrency``):
+    the stack's ``hstcr:maxConcurrency`` unless ``hstcr aws submit`` capped it lower.
 
     Parameters
     ----------
-    max_concurrency : int
-        Child workflows running at once (each one Lambda invocation); 0 lets Step Functions
-        decide (up to 10,000).
     items_per_batch : int
         0: one item per child (no ItemBatcher).  >0: ItemBatcher with that many items per
-        invocation (amortises the Lambda cold start for small darks).
+        invocation (amortises the Lambda cold start for small darks); at most
+        :func:`max_items_per_batch` so a batch fits the child's time limit.
     tolerated_failure_percentage : float
         Percentage of failed items (Lambda errors after retries, not failed darks: those are
         ``failures`` rows and succeed) before the map fails.
+    worker_timeout_s : float
+        The ``process_dark`` Lambda timeout (s), checked against the Express child limit.
+
+    Raises
+    ------
+    ValueError
+        When a child could outlive the Express limit or a batch could not fit.
     """
-    process = _invoke("ProcessDarkFunctionArn")
-    process.update({"OutputPath": "$.Payload", "End": True})
-    item_processor = {
-        "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
-        "StartAt": "ProcessDark",
-        "States": {"ProcessDark": process},
-    }
+    worst = child_worst_case_s(worker_timeout_s)
+    if worst > CHILD_BUDGET_FRACTION * EXPRESS_CHILD_LIMIT_S:
+        raise ValueError(f"a child could run {worst:.0f} s (Lambda timeout {worker_timeout_s:.0f} s + "
+                         f"retry waits); EXPRESS children stop at {EXPRESS_CHILD_LIMIT_S} s")
+    if items_per_batch > max_items_per_batch(worker_timeout_s):
+        raise ValueError(f"items_per_batch={items_per_batch}: at most {max_items_per_batch(worker_timeout_s)} "
+                         f"darks of {DARK_SECONDS_BOUND:.0f} s fit a {worker_timeout_s:.0f} s invocation")
+    def processor(state_name: str) -> dict:
+        process = _invoke("ProcessDarkFunctionArn")
+        process.update({"OutputPath": "$.Payload", "End": True})
+        return {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
+                "StartAt": state_name, "States": {state_name: process}}
+
     run_settings = {
         "run_id.$": "$.plan.run_id",
         "method.$": "$.plan.method",
@@ -97,24 +184,30 @@ def build_definition(*, max_concurrency: int = 500, items_per_batch: int = 0,
     }
     map_state = {
         "Type": "Map",
-        "Comment": "One child per manifest line: a dark (dq, threshold) or a group of darks (stack)",
-        "ItemReader": {
-            "Resource": "arn:aws:states:::s3:getObject",
-            "ReaderConfig": {"InputType": "JSONL"},
-            "Parameters": {"Bucket.$": "$.plan.bucket", "Key.$": "$.plan.key"},
-        },
+        "Comment": "One child per manifest line: a dark (auto, dq, threshold) or a group of darks (stack)",
+        "ItemReader": _item_reader("$.plan.key"),
         "ItemSelector": {"item.$": "$$.Map.Item.Value", **run_settings},
-        "ItemProcessor": item_processor,
-        "MaxConcurrency": int(max_concurrency),
+        "ItemProcessor": processor("ProcessDark"),
+        "MaxConcurrencyPath": "$.plan.max_concurrency",
         # a float: the same number, and the form every ASL parser accepts
         "ToleratedFailurePercentage": float(tolerated_failure_percentage),
-        "ResultWriter": {
-            "Resource": "arn:aws:states:::s3:putObject",
-            "Parameters": {"Bucket": "${LakeBucket}", "Prefix": MAP_RESULTS_PREFIX},
-        },
+        "ResultWriter": _result_writer(),
         "ResultPath": "$.map",
-        "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.map_error", "Next": "Summarize"}],
+        # no Catch: a failed Map fails the execution here, where a redrive resumes it
         "Next": "Summarize",
+    }
+    references_state = {
+        "Type": "Map",
+        "Comment": "Method auto: one child per group builds its reference; a failed one only "
+                   "sends its darks to threshold",
+        "ItemReader": _item_reader("$.plan.references_key"),
+        "ItemSelector": {"item.$": "$$.Map.Item.Value", **run_settings},
+        "ItemProcessor": processor("BuildReference"),
+        "MaxConcurrencyPath": "$.plan.max_concurrency",
+        "ToleratedFailurePercentage": 100.0,
+        "ResultWriter": _result_writer(),
+        "ResultPath": "$.references",
+        "Next": "AnyDarks",
     }
     if items_per_batch > 0:
         map_state["ItemSelector"] = {"item.$": "$$.Map.Item.Value"}
@@ -129,19 +222,28 @@ def build_definition(*, max_concurrency: int = 500, items_per_batch: int = 0,
         "ResultSelector": {
             "run_id.$": "$.Payload.run_id", "bucket.$": "$.Payload.bucket", "key.$": "$.Payload.key",
             "n_items.$": "$.Payload.n_items", "method.$": "$.Payload.method",
+            "references_key.$": "$.Payload.references_key", "n_groups.$": "$.Payload.n_groups",
             "params.$": "$.Payload.params", "reprocess.$": "$.Payload.reprocess",
+            "max_concurrency.$": "$.Payload.max_concurrency",
         },
         "ResultPath": "$.plan",
-        "Next": "AnyDarks",
+        "Next": "AnyReferences",
     })
     summarize = _invoke("SummarizeFunctionArn")
     summarize.update({"ResultSelector": {"summary.$": "$.Payload"}, "ResultPath": "$.summary",
-                      "Next": "MapFailed"})
+                      "Next": "Done"})
     return {
         "Comment": "hstcr: every cosmic ray in HST darks -- plan, one Lambda per dark, summarize",
         "StartAt": "Plan",
         "States": {
             "Plan": plan,
+            "AnyReferences": {
+                "Type": "Choice",
+                "Choices": [{"Variable": "$.plan.n_groups", "NumericGreaterThan": 0,
+                             "Next": "BuildReferences"}],
+                "Default": "AnyDarks",
+            },
+            "BuildReferences": references_state,
             "AnyDarks": {
                 "Type": "Choice",
                 "Choices": [{"Variable": "$.plan.n_items", "NumericGreaterThan": 0, "Next": "ProcessDarks"}],
@@ -149,13 +251,6 @@ def build_definition(*, max_concurrency: int = 500, items_per_batch: int = 0,
             },
             "ProcessDarks": map_state,
             "Summarize": summarize,
-            "MapFailed": {
-                "Type": "Choice",
-                "Choices": [{"Variable": "$.map_error", "IsPresent": True, "Next": "TooManyFailures"}],
-                "Default": "Done",
-            },
-            "TooManyFailures": {"Type": "Fail", "Error": "hstcr.TooManyFailures",
-                                "Cause": "The Distributed Map exceeded its tolerated failure percentage"},
             "Done": {"Type": "Succeed"},
         },
     }
@@ -173,13 +268,13 @@ class Workflow(Construct):
     """The Standard state machine running a whole archive pass (child map runs are Express)."""
 
     def __init__(self, scope: Construct, construct_id: str, *, lake: Lake, functions: Functions,
-                 max_concurrency: int = 500, items_per_batch: int = 0,
-                 tolerated_failure_percentage: float = 5.0, xray: bool = True) -> None:
+                 items_per_batch: int = 0, tolerated_failure_percentage: float = 5.0,
+                 xray: bool = True) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
-        self.definition = build_definition(max_concurrency=max_concurrency,
-                                           items_per_batch=items_per_batch,
-                                           tolerated_failure_percentage=tolerated_failure_percentage)
+        self.definition = build_definition(items_per_batch=items_per_batch,
+                                           tolerated_failure_percentage=tolerated_failure_percentage,
+                                           worker_timeout_s=functions.worker_timeout_s)
         self.state_machine_name = f"{stack.stack_name}-darks"
         self.log_group = logs.LogGroup(self, "Logs", retention=logs.RetentionDays.ONE_MONTH,
                                        removal_policy=RemovalPolicy.DESTROY)
@@ -203,8 +298,10 @@ class Workflow(Construct):
                                 resources=[runs_objects]),
             iam.PolicyStatement(sid="RunMapChildren", actions=["states:StartExecution"],
                                 resources=[machine_arn]),
+            # RedriveExecution: a redriven parent redrives its Map Run's failed children
             iam.PolicyStatement(sid="WatchMapChildren",
-                                actions=["states:DescribeExecution", "states:StopExecution"],
+                                actions=["states:DescribeExecution", "states:StopExecution",
+                                         "states:RedriveExecution"],
                                 resources=[executions_arn]),
         ])
         policy.attach_to_role(role)
@@ -233,7 +330,8 @@ class Workflow(Construct):
                 "Invoking any version/alias of the stack's own function (lambda:invoke appends the qualifier).")
         acknowledge(policy, f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/{RUNS_PREFIX}/*]",
             "Manifests and map results live under runs/; keys carry the run id.")
-        acknowledge(policy, f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:"
+        region = "<AWS::Region>" if Token.is_unresolved(stack.region) else stack.region
+        acknowledge(policy, f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:{region}:<AWS::AccountId>:"
                f"execution:{self.state_machine_name}/*]",
             "A Distributed Map starts, describes and stops child executions of this state machine "
                    "only; their names are generated.")

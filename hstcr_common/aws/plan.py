@@ -4,11 +4,25 @@ run's manifest, one Distributed Map item per line."""
 from __future__ import annotations
 
 import json
+import math
+import os
 
 from ..model import CCD_METHODS, DEFAULT_METHOD, HstcrError, truthy
 from ..pipeline import read_manifest, validate_item
-from .runs import MANIFEST_NAME, run_id_for, run_path
+from .runs import ENV_MAX_CONCURRENCY, MANIFEST_NAME, run_id_for, run_path
 from .s3io import put, split_s3
+
+#: The run's second manifest (method ``auto``): one line per group reference to build.
+REFERENCES_MANIFEST_NAME = "references.jsonl"
+#: Seconds one ``process_dark`` invocation may spend building a group's reference: 40 % of its
+#: 180 s timeout (``infra.functions.WORKER_TIMEOUT_S``), the rest is room for slow S3 reads,
+#: a cold start and a slower CPU than the one measured.
+REFERENCE_BUILD_BUDGET_S = 72.0
+#: Measured time to add one full-frame ACS/WFC or WFC3/UVIS dark (16.8 Mpix, the largest CCDs)
+#: to a reference, reads included (docs/aws.md, "Per-child limits").
+REFERENCE_SECONDS_PER_DARK = 3.5
+#: Most darks one reference child builds from: larger groups are split by the plan.
+MAX_REFERENCE_GROUP = int(REFERENCE_BUILD_BUDGET_S // REFERENCE_SECONDS_PER_DARK)
 
 
 def group_items(items: list[dict]) -> list[dict]:
@@ -43,6 +57,58 @@ def group_items(items: list[dict]) -> list[dict]:
     return out
 
 
+def split_group(members: list[dict], max_size: int = MAX_REFERENCE_GROUP) -> list[list[dict]]:
+    """A group in time order cut into the fewest near-equal runs of at most ``max_size`` darks
+    (so each reference fits one child's time limit); smaller groups are returned whole."""
+    n_parts = max(1, math.ceil(len(members) / max_size))
+    size, extra = divmod(len(members), n_parts)
+    out, start = [], 0
+    for k in range(n_parts):
+        stop = start + size + (1 if k < extra else 0)
+        out.append(members[start:stop])
+        start = stop
+    return out
+
+
+def auto_items(items: list[dict], params: dict | None, lake: str,
+               max_size: int = MAX_REFERENCE_GROUP) -> tuple[list[dict], list[dict]]:
+    """Method ``auto`` on AWS: (one map item per group's reference, one map item per dark).
+
+    Groups come from :func:`hstcr_common.pipeline.plan_auto`, split to at most ``max_size``
+    darks (:func:`split_group`).  A reference item is ``{"kind": "reference", "dataset":
+    "<first>+<n-1>", "instrument", "group": <reference name>, "reference": <lake path>,
+    "items": [...]}``; each of its darks carries the same ``reference`` and ``group`` plus its
+    ``method_reason``.  The path is known before the reference exists (the name is a digest
+    of the members and parameters), so both manifests are written here; the dark's child
+    checks the reference child's receipt and falls back to ``threshold`` when it failed.
+    """
+    from ..detect import describe_group
+    from ..lake import Lake
+    from ..pipeline import plan_auto, reference_name, reference_path
+    from ..pipeline.process import as_params
+
+    auto = as_params("auto", params)
+    groups, alone = plan_auto(items, auto)
+    lake_ = Lake(lake)
+    references, darks = [], []
+    for group in groups:
+        for members in split_group(group, max_size):
+            if len(members) < auto.min_group_size:
+                alone.extend(members)
+                continue
+            name = reference_name(members, auto)
+            path = reference_path(lake_, name)
+            first = members[0]
+            references.append({"kind": "reference", "instrument": first.get("instrument"),
+                               "dataset": f"{first['dataset']}+{len(members) - 1}",
+                               "month": first.get("month"), "group": name, "reference": path,
+                               "items": members})
+            reason = describe_group(members)
+            darks.extend(dict(m, reference=path, reference_group=name, method_reason=reason)
+                         for m in members)
+    return references, darks + alone
+
+
 def _planned_items(request: dict) -> list[dict]:
     if request.get("items") is not None:
         return [validate_item(it, f"request item {i}") for i, it in enumerate(request["items"])]
@@ -56,6 +122,24 @@ def _planned_items(request: dict) -> list[dict]:
     return list(plan_darks(request["instrument"], request["start"], request["end"]))
 
 
+def _max_concurrency(request: dict) -> int:
+    value = request.get("max_concurrency")
+    if value is None:
+        value = os.environ.get(ENV_MAX_CONCURRENCY) or 0
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        raise HstcrError(f"max_concurrency must be a whole number, not {value!r}") from None
+    if n < 0:
+        raise HstcrError(f"max_concurrency must be >= 0 (0: no limit), not {n}")
+    return n
+
+
+def _write_jsonl(uri: str, rows: list[dict]) -> None:
+    body = "".join(json.dumps(it, separators=(",", ":"), default=str) + "\n" for it in rows).encode()
+    put(uri, body, "application/x-ndjson")
+
+
 def plan_run(request: dict, *, runs_root: str, lake: str, execution_name: str | None = None) -> dict:
     """Plan a run and write its manifest (JSON Lines) to ``<runs_root>/<run_id>/manifest.jsonl``.
 
@@ -64,7 +148,10 @@ def plan_run(request: dict, *, runs_root: str, lake: str, execution_name: str | 
     request : dict
         ``{"instrument", "start": "YYYY-MM", "end": "YYYY-MM"}`` (MAST query), or
         ``{"manifest": "s3://..."}``, or ``{"items": [...]}``; plus optional ``method``
-        (``threshold``, ``dq``, ``stack``), ``params`` (dict) and ``reprocess`` (bool).
+        (``auto``, the default: group references first, :func:`auto_items`; ``threshold``,
+        ``dq``, ``stack``), ``params`` (dict), ``reprocess`` (bool) and
+        ``max_concurrency`` (int, the Map's concurrency; default: ``HSTCR_MAX_CONCURRENCY``,
+        the stack's setting; 0 lets Step Functions choose).
     runs_root : str
         ``s3://bucket/runs``.
     lake : str
@@ -75,20 +162,32 @@ def plan_run(request: dict, *, runs_root: str, lake: str, execution_name: str | 
     Returns
     -------
     dict
-        ``run_id, bucket, key, n_items, n_darks, method, params, reprocess, lake`` (what the
-        Distributed Map's ItemReader and ItemSelector read).
+        ``run_id, bucket, key, n_items, references_key, n_groups, n_darks, method, params,
+        reprocess, max_concurrency, lake`` (what the two Distributed Maps' ItemReader,
+        ItemSelector and MaxConcurrencyPath read: references first, ``n_groups`` of them
+        from ``references_key``, then ``n_items`` from ``key``).
     """
     method = request.get("method") or DEFAULT_METHOD
     if method not in CCD_METHODS:
         raise HstcrError(f"unknown method {method!r}: choose {', '.join(CCD_METHODS[:-1])} "
                          f"or {CCD_METHODS[-1]}")
+    max_concurrency = _max_concurrency(request)
     items = _planned_items(request)
-    work = group_items(items) if method == "stack" else items
+    references: list[dict] = []
+    if method == "stack":
+        work = group_items(items)
+    elif method == "auto":
+        references, work = auto_items(items, request.get("params"), lake)
+    else:
+        work = items
     run_id = run_id_for(execution_name)
     uri = run_path(runs_root, run_id, MANIFEST_NAME)
-    body = "".join(json.dumps(it, separators=(",", ":")) + "\n" for it in work).encode()
-    put(uri, body, "application/x-ndjson")
+    _write_jsonl(uri, work)
+    references_uri = run_path(runs_root, run_id, REFERENCES_MANIFEST_NAME)
+    _write_jsonl(references_uri, references)
     bucket, key = split_s3(uri)
     return {"run_id": run_id, "bucket": bucket, "key": key, "n_items": len(work),
+            "references_key": split_s3(references_uri)[1], "n_groups": len(references),
             "n_darks": len(items), "method": method, "params": request.get("params") or {},
-            "reprocess": truthy(request.get("reprocess")), "lake": lake}
+            "reprocess": truthy(request.get("reprocess")), "max_concurrency": max_concurrency,
+            "lake": lake}

@@ -21,6 +21,9 @@ MANIFEST_NAME = "manifest.jsonl"
 RESULTS_DIR = "results"
 RESULTS_TABLE_NAME = "results.parquet"
 SUMMARY_NAME = "summary.json"
+#: The ``plan`` function's environment: the Map's default MaxConcurrency (the stack's
+#: ``hstcr:maxConcurrency``), used when the request carries no ``max_concurrency``.
+ENV_MAX_CONCURRENCY = "HSTCR_MAX_CONCURRENCY"
 
 
 def run_id_for(execution_name: str | None) -> str:

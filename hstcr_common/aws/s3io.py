@@ -13,10 +13,6 @@ import re
 from ..model import HstcrError
 from ..remote import aws_client
 
-#: S3 error codes that mean "no such object" (``head_object`` answers a bare 404).
-_MISSING_CODES = ("404", "NoSuchKey", "NotFound")
-
-
 def split_s3(uri: str) -> tuple[str, str]:
     """``s3://bucket/key`` -> ``(bucket, key)``; the key has no leading or trailing slash."""
     m = re.match(r"^s3://([^/]+)/?(.*)$", uri or "")
@@ -37,17 +33,15 @@ def put(uri: str, body: bytes, content_type: str = "application/json") -> None:
 
 
 def exists(uri: str) -> bool:
-    """True when the object exists (a 404 is False; other errors propagate)."""
-    import botocore.exceptions
+    """True when the object exists.
 
+    Asked by listing the exact key (``ListObjectsV2``, ``Prefix`` = the key), not by HEAD: a
+    HEAD or GET of a missing key answers 403 instead of 404 unless the caller may list the
+    whole bucket, and the functions may list only their own prefixes.
+    """
     bucket, key = split_s3(uri)
-    try:
-        aws_client("s3").head_object(Bucket=bucket, Key=key)
-        return True
-    except botocore.exceptions.ClientError as err:
-        if str(err.response.get("Error", {}).get("Code")) in _MISSING_CODES:
-            return False
-        raise
+    page = aws_client("s3").list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1)
+    return any(obj["Key"] == key for obj in page.get("Contents", []))
 
 
 def list_uris(prefix: str) -> list[str]:

@@ -1,19 +1,31 @@
-"""The ``summarize`` Lambda's work: a run's per-dark results -> counts, failures,
-``results.parquet`` and ``summary.json``."""
+"""The ``summarize`` Lambda's work: the Distributed Map's ResultWriter output -> counts,
+failures, ``results.parquet`` and ``summary.json``.
+
+Bounded for 100,000 darks: the Map's ResultWriter writes every child's output into a few
+large ``SUCCEEDED_<n>.json`` / ``FAILED_<n>.json`` files listed in one ``manifest.json``, so
+the summary is a handful of GETs, not one per dark (the per-dark receipts under
+``runs/<run_id>/results/`` stay for audits and retries, see
+:func:`hstcr_common.aws.process_event`).  ``benchmarks/bench_summarize.py`` times it.
+
+ResultWriter record (one per child execution; ``Input``/``Output`` are JSON strings)::
+
+    {"ExecutionArn", "Name", "Status": "SUCCEEDED" | "FAILED" | ..., "Input", "Output",
+     "Error"?, "Cause"?, "StartDate", "StopDate", "RedriveCount", ...}
+"""
 
 from __future__ import annotations
 
 import io
 import json
 from collections import Counter
-from typing import Iterable
+from typing import Iterable, Iterator
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..model import HstcrError
-from .runs import RESULTS_DIR, RESULTS_TABLE_NAME, SUMMARY_NAME, run_path
-from .s3io import list_uris, put, read_json
+from .runs import RESULTS_TABLE_NAME, SUMMARY_NAME, run_path
+from .s3io import put, read_json
 
 #: Columns of ``results.parquet``: name and pyarrow type name.
 RESULT_SCHEMA_FIELDS = [("dataset", "string"), ("instrument", "string"), ("month", "string"),
@@ -21,6 +33,9 @@ RESULT_SCHEMA_FIELDS = [("dataset", "string"), ("instrument", "string"), ("month
                         ("error", "string")]
 #: Failed darks listed in the summary (all of them are in ``results.parquet``).
 MAX_FAILURES_LISTED = 100
+#: ``status`` of a dark whose child workflow failed (Lambda crash, time-out after retries):
+#: no result, only the Map's record; a redrive re-runs exactly these.
+MAP_FAILED = "map_failed"
 
 
 def results_table(results: Iterable[dict]) -> pa.Table:
@@ -33,36 +48,70 @@ def results_table(results: Iterable[dict]) -> pa.Table:
     return pa.table(columns, schema=schema)
 
 
-def _map_failures(map_output: dict | None) -> int:
-    """Items the Distributed Map itself failed (Lambda errors after retries), from the
-    ResultWriter manifest; 0 when there is none."""
-    details = (map_output or {}).get("ResultWriterDetails")
-    if not details:
-        return 0
-    try:
-        manifest = read_json(f"s3://{details['Bucket']}/{details['Key']}")
-    except Exception:  # noqa: BLE001 - the summary must still be written
-        return 0
-    n = 0
-    for entry in (manifest.get("ResultFiles") or {}).get("FAILED", []):
+def _loads(text):
+    if isinstance(text, str) and text:
         try:
-            n += len(read_json(f"s3://{manifest['DestinationBucket']}/{entry['Key']}"))
-        except Exception:  # noqa: BLE001
-            n += 1
-    return n
+            return json.loads(text)
+        except ValueError:
+            return None
+    return text if isinstance(text, dict) else None
+
+
+def _items_of(child_input: dict | None) -> list[dict]:
+    """The work items a child got: one item, a stack group's members, or a batch."""
+    if not child_input:
+        return []
+    entries = [e.get("item", e) for e in child_input["Items"]] if "Items" in child_input \
+        else [child_input.get("item") or {}]
+    out = []
+    for entry in entries:
+        out.extend(entry.get("items") or [entry])
+    return out
+
+
+def map_records(manifest: dict) -> Iterator[tuple[str, dict]]:
+    """``(status, record)`` of every child in a ResultWriter manifest, file by file (one file
+    in memory at a time)."""
+    bucket = manifest["DestinationBucket"]
+    for status, files in (manifest.get("ResultFiles") or {}).items():
+        for entry in files:
+            for record in read_json(f"s3://{bucket}/{entry['Key']}") or []:
+                yield status, record
+
+
+def results_from_map(manifest: dict) -> tuple[list[dict], int]:
+    """Per-dark results from a ResultWriter manifest, and the number of failed children.
+
+    A succeeded child's ``Output`` is :func:`hstcr_common.aws.process_event`'s answer (its
+    ``results``); a failed or pending child becomes one :data:`MAP_FAILED` row per dark of
+    its input, carrying the Map's error and cause.
+    """
+    results: list[dict] = []
+    n_failed_children = 0
+    for status, record in map_records(manifest):
+        output = _loads(record.get("Output"))
+        if status == "SUCCEEDED" and output is not None:
+            results.extend(output.get("results") or [])
+            continue
+        n_failed_children += 1
+        error = f"{record.get('Error') or status}: {record.get('Cause') or ''}".strip(": ")
+        for it in _items_of(_loads(record.get("Input"))) or [{}]:
+            results.append({"dataset": it.get("dataset"), "instrument": it.get("instrument"),
+                            "month": it.get("month"), "status": MAP_FAILED, "error": error[:1000]})
+    return results, n_failed_children
 
 
 def summarize_run(event: dict, *, lake: str, runs_root: str) -> dict:
     """Summarize one run: counts per status, cosmic rays, time, failures.
 
-    Reads ``<runs_root>/<run_id>/results/*.json`` (written by
-    :func:`hstcr_common.aws.process_event`), writes ``results.parquet`` (one row per dark) and
-    ``summary.json`` beside the manifest.
+    Reads the Distributed Map's ResultWriter manifest (``event["map"]["ResultWriterDetails"]``;
+    absent when the plan had no darks), writes ``results.parquet`` (one row per dark) and
+    ``summary.json`` beside the run's manifest.
 
     Parameters
     ----------
     event : dict
-        The state machine's state: ``{"plan": {...}, "map": {...}?, "map_error": {...}?}``.
+        The state machine's state: ``{"plan": {...}, "map": {"ResultWriterDetails": ...}?}``.
     lake : str
         The lake root (echoed in the summary).
     runs_root : str
@@ -72,9 +121,15 @@ def summarize_run(event: dict, *, lake: str, runs_root: str) -> dict:
     run_id = plan.get("run_id") or event.get("run_id")
     if not run_id:
         raise HstcrError("summarize needs the plan's run_id")
-    results = [read_json(uri) for uri in list_uris(run_path(runs_root, run_id, RESULTS_DIR))
-               if uri.endswith(".json")]
-    results.sort(key=lambda r: r.get("dataset", ""))
+    details = (event.get("map") or {}).get("ResultWriterDetails")
+    if details:
+        results, n_map_failures = results_from_map(read_json(f"s3://{details['Bucket']}/{details['Key']}"))
+    elif int(plan.get("n_items") or 0) > 0:
+        raise HstcrError(f"run {run_id}: {plan['n_items']} items planned but no ResultWriter output "
+                         "in the Map's result ($.map.ResultWriterDetails)")
+    else:
+        results, n_map_failures = [], 0
+    results.sort(key=lambda r: r.get("dataset") or "")
     counts = Counter(r.get("status") for r in results)
     buf = io.BytesIO()
     pq.write_table(results_table(results), buf, compression="zstd")
@@ -90,12 +145,12 @@ def summarize_run(event: dict, *, lake: str, runs_root: str) -> dict:
         "n_done": counts.get("done", 0),
         "n_failed": counts.get("failed", 0),
         "n_skipped": counts.get("skipped", 0),
-        "n_map_failures": _map_failures(event.get("map")),
+        "n_map_failed": counts.get(MAP_FAILED, 0),
+        "n_map_failures": n_map_failures,
         "cosmic_rays": int(sum(int(r.get("n_cr") or 0) for r in results)),
         "seconds": round(sum(float(r.get("seconds") or 0.0) for r in results), 3),
         "failures": [{"dataset": r.get("dataset"), "instrument": r.get("instrument"), "error": r.get("error")}
-                     for r in results if r.get("status") == "failed"][:MAX_FAILURES_LISTED],
-        "map_error": event.get("map_error"),
+                     for r in results if r.get("status") in ("failed", MAP_FAILED)][:MAX_FAILURES_LISTED],
         "results": table_uri,
     }
     put(run_path(runs_root, run_id, SUMMARY_NAME), json.dumps(summary, indent=1, default=str).encode())

@@ -37,6 +37,10 @@ _EXPORTS = {
     "run_sql": "query",
     "to_duckdb": "query",
     "track_array": "rows",
+    "numeric_array": "rows",
+    "string_array": "rows",
+    "value_array": "rows",
+    "row_table": "rows",
 }
 
 __getattr__, __dir__, __all__ = attach(__name__, _EXPORTS)

@@ -26,6 +26,8 @@ _EXPORTS = {
     "partition_for": "resume",
     "plan_auto": "groups",
     "build_group_reference": "groups",
+    "reference_name": "groups",
+    "reference_path": "groups",
     "process_group": "process",
     "process_item": "process",
     "process_one": "process",

@@ -83,6 +83,41 @@ def _patch_moto_jsonl(monkeypatch):
     monkeypatch.setattr(item_reader_decl, "resource_output_transformer_for", factory)
 
 
+def _patch_moto_result_writer(monkeypatch):
+    """moto's ResultWriter writes a manifest listing no result files.  Write what AWS writes:
+    ``SUCCEEDED_0.json``, a JSON array of child records whose ``Output`` is the child's
+    output as a JSON string, listed in ``manifest.json``.  (moto keeps no record of failed
+    children, so no ``FAILED_<n>.json`` is emulated; unit tests cover that shape.)"""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.result_writer.resource_eval import (
+        resource_eval_s3,
+    )
+
+    Eval = resource_eval_s3.ResourceEvalS3
+
+    def put_object(env, resource_runtime_part, state_credentials):
+        parameters = env.stack.pop()
+        outputs = env.stack.pop()
+        s3 = Eval._get_s3_client(resource_runtime_part=resource_runtime_part, state_credentials=state_credentials)
+        record = env.map_run_record_pool_manager.get_all().pop()
+        prefix = parameters["Prefix"].rstrip("/") + "/" if parameters["Prefix"] else ""
+        folder = prefix + record.map_run_arn.split(":")[-1]
+        records = [{"ExecutionArn": f"{record.map_run_arn}:{i}", "Name": str(i), "Status": "SUCCEEDED",
+                    "Input": "{}", "Output": json.dumps(out), "RedriveCount": 0}
+                   for i, out in enumerate(outputs if isinstance(outputs, list) else [])]
+        files = {"FAILED": [], "PENDING": [], "SUCCEEDED": []}
+        if records:
+            body = json.dumps(records).encode()
+            s3.put_object(Bucket=parameters["Bucket"], Key=f"{folder}/SUCCEEDED_0.json", Body=body)
+            files["SUCCEEDED"].append({"Key": f"{folder}/SUCCEEDED_0.json", "Size": len(body)})
+        key = f"{folder}/manifest.json"
+        s3.put_object(Bucket=parameters["Bucket"], Key=key, Body=json.dumps(
+            {"DestinationBucket": parameters["Bucket"], "MapRunArn": record.map_run_arn, "ResultFiles": files}).encode())
+        env.stack.append({"MapRunArn": record.map_run_arn,
+                          "ResultWriterDetails": {"Bucket": parameters["Bucket"], "Key": key}})
+
+    monkeypatch.setattr(Eval, "_handle_put_object", staticmethod(put_object))
+
+
 def _route_lambda_to_handlers(monkeypatch, handlers: dict[str, str], calls: list):
     """moto's Lambda (no Docker) only echoes; route invocations of our functions to the
     real handlers (``functions.<module>.handler``) in this process, errors included."""
@@ -131,6 +166,7 @@ def moto_server(monkeypatch):
     monkeypatch.setitem(default_user_config, "stepfunctions", {"execute_state_machine": True})
     monkeypatch.setitem(default_user_config, "lambda", {"use_docker": False})
     _patch_moto_jsonl(monkeypatch)
+    _patch_moto_result_writer(monkeypatch)
     handlers: dict[str, str] = {}
     calls: list = []
     _route_lambda_to_handlers(monkeypatch, handlers, calls)

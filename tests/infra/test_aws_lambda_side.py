@@ -47,7 +47,8 @@ def test_plan_writes_the_manifest_and_groups_darks_for_stack(aws):
 def test_plan_one_item_per_dark_for_threshold(aws):
     from hstcr_common.aws import plan_run
 
-    out = plan_run({"items": [_item("o6bg01aaq"), _item("o6bg01abq")]}, runs_root=RUNS, lake="x")
+    out = plan_run({"items": [_item("o6bg01aaq"), _item("o6bg01abq")], "method": "threshold"},
+                   runs_root=RUNS, lake="x")
     lines = aws.get_object(Bucket="runs-bucket", Key=out["key"])["Body"].read().decode().splitlines()
     assert [json.loads(line)["dataset"] for line in lines] == ["o6bg01aaq", "o6bg01abq"]
     assert out["method"] == "threshold" and out["n_items"] == 2
@@ -90,31 +91,98 @@ def test_process_event_batch_records_results_and_bad_darks(aws, tmp_path):
     assert again["n_skipped"] == 1
 
 
-def test_summarize_counts_results_and_map_failures(aws):
-    import pyarrow.parquet as pq
+def result_writer_files(s3, bucket: str, prefix: str, succeeded: list[dict], failed: list[dict],
+                        per_file: int = 1000) -> dict:
+    """Write ResultWriter output as AWS does (manifest.json + SUCCEEDED_<n>.json/FAILED_<n>.json,
+    each a JSON array of child records whose Input/Output are JSON strings); returns the
+    Map's ``{"ResultWriterDetails": ...}``."""
+    files = {"SUCCEEDED": [], "FAILED": [], "PENDING": []}
+    for status, records in (("SUCCEEDED", succeeded), ("FAILED", failed)):
+        for i in range(0, len(records), per_file):
+            key = f"{prefix}/{status}_{i // per_file}.json"
+            body = json.dumps(records[i:i + per_file]).encode()
+            s3.put_object(Bucket=bucket, Key=key, Body=body)
+            files[status].append({"Key": key, "Size": len(body)})
+    s3.put_object(Bucket=bucket, Key=f"{prefix}/manifest.json", Body=json.dumps(
+        {"DestinationBucket": bucket, "MapRunArn": "arn:aws:states:us-east-1:1:mapRun:m/x:y", "ResultFiles": files}))
+    return {"ResultWriterDetails": {"Bucket": bucket, "Key": f"{prefix}/manifest.json"}}
+
+
+def child_record(status: str, item: dict, output: dict | None = None, **extra) -> dict:
+    return {"ExecutionArn": f"arn:aws:states:us-east-1:1:execution:m/x:{item['dataset']}", "Name": item["dataset"],
+            "Status": status, "Input": json.dumps({"item": item, "run_id": "r9"}),
+            "Output": json.dumps(output) if output is not None else None, "RedriveCount": 0, **extra}
+
+
+def test_summarize_reads_the_map_result_writer_output(aws):
     import io
+
+    import pyarrow.parquet as pq
 
     from hstcr_common.aws import summarize_run
 
-    for name, status, n in (("a", "done", 5), ("b", "failed", 0), ("c", "skipped", 0)):
-        aws.put_object(Bucket="runs-bucket", Key=f"runs/r9/results/{name}.json",
-                       Body=json.dumps({"dataset": name, "instrument": "acs_wfc", "status": status, "n_cr": n,
-                                        "seconds": 1.5, "error": "bad" if status == "failed" else None}))
-    # a ResultWriter manifest with one FAILED file holding two items (Lambda errors)
-    aws.put_object(Bucket="runs-bucket", Key="runs/map-results/x/FAILED_0.json", Body=json.dumps([{}, {}]))
-    aws.put_object(Bucket="runs-bucket", Key="runs/map-results/x/manifest.json", Body=json.dumps(
-        {"DestinationBucket": "runs-bucket",
-         "ResultFiles": {"FAILED": [{"Key": "runs/map-results/x/FAILED_0.json", "Size": 10}], "SUCCEEDED": []}}))
-    event = {"plan": {"run_id": "r9", "n_items": 5, "method": "dq"},
-             "map": {"ResultWriterDetails": {"Bucket": "runs-bucket", "Key": "runs/map-results/x/manifest.json"}}}
+    def result(name, status, n):
+        return {"dataset": name, "instrument": "acs_wfc", "month": "2019-03", "status": status, "n_cr": n,
+                "seconds": 1.5, "error": "bad" if status == "failed" else None}
+
+    succeeded = [child_record("SUCCEEDED", {"dataset": d}, {"results": [result(d, s, n)]})
+                 for d, s, n in (("a", "done", 5), ("b", "failed", 0), ("c", "skipped", 0))]
+    # a batch child: two darks in one output
+    succeeded.append(child_record("SUCCEEDED", {"dataset": "d"}, {"results": [result("d", "done", 2),
+                                                                               result("e", "done", 3)]}))
+    # two children the Map failed (Lambda crashed, time-out): one row per dark of their input
+    failed = [child_record("FAILED", {"dataset": "f", "instrument": "acs_wfc"}, Error="Sandbox.Timedout",
+                           Cause="Task timed out after 180.00 seconds"),
+              child_record("FAILED", {"dataset": "g+1", "instrument": "acs_wfc",
+                                      "items": [{"dataset": "g", "instrument": "acs_wfc"},
+                                                {"dataset": "h", "instrument": "acs_wfc"}]},
+                           Error="Runtime.OutOfMemory", Cause="out of memory")]
+    map_output = result_writer_files(aws, "runs-bucket", "runs/map-results/uuid", succeeded, failed, per_file=2)
+    event = {"plan": {"run_id": "r9", "n_items": 6, "method": "dq"}, "map": map_output}
     s = summarize_run(event, lake="s3://l/lake", runs_root=RUNS)
-    assert (s["n_results"], s["n_done"], s["n_failed"], s["n_skipped"]) == (3, 1, 1, 1)
-    assert s["n_map_failures"] == 2 and s["cosmic_rays"] == 5 and s["seconds"] == 4.5
-    assert s["failures"] == [{"dataset": "b", "instrument": "acs_wfc", "error": "bad"}]
+    assert (s["n_results"], s["n_done"], s["n_failed"], s["n_skipped"], s["n_map_failed"]) == (8, 3, 1, 1, 3)
+    assert s["n_map_failures"] == 2 and s["cosmic_rays"] == 10 and s["seconds"] == 7.5
+    assert s["failures"][0] == {"dataset": "b", "instrument": "acs_wfc", "error": "bad"}
+    assert {f["dataset"]: f["error"] for f in s["failures"][1:]} == {
+        "f": "Sandbox.Timedout: Task timed out after 180.00 seconds",
+        "g": "Runtime.OutOfMemory: out of memory", "h": "Runtime.OutOfMemory: out of memory"}
     body = aws.get_object(Bucket="runs-bucket", Key="runs/r9/results.parquet")["Body"].read()
     table = pq.read_table(io.BytesIO(body))
-    assert table.column("dataset").to_pylist() == ["a", "b", "c"]
-    assert json.loads(aws.get_object(Bucket="runs-bucket", Key="runs/r9/summary.json")["Body"].read())["n_done"] == 1
+    assert table.column("dataset").to_pylist() == list("abcdefgh")
+    assert table.column("month").to_pylist()[:5] == ["2019-03"] * 5
+    assert json.loads(aws.get_object(Bucket="runs-bucket", Key="runs/r9/summary.json")["Body"].read())["n_done"] == 3
+
+
+def test_summarize_of_an_empty_plan_and_a_missing_result_writer(aws):
+    from hstcr_common.aws import summarize_run
+
+    s = summarize_run({"plan": {"run_id": "e", "n_items": 0}}, lake="x", runs_root=RUNS)
+    assert (s["n_results"], s["n_map_failures"]) == (0, 0)
+    with pytest.raises(HstcrError, match="ResultWriter"):
+        summarize_run({"plan": {"run_id": "e", "n_items": 3}}, lake="x", runs_root=RUNS)
+
+
+def test_summarize_100k_darks_within_the_function_limit(aws):
+    """A simulated 100,000-dark run (ResultWriter files as AWS writes them) summarized well
+    within summarize's 900 s timeout (and a few GETs, not 100,000)."""
+    import time
+
+    from hstcr_common.aws import summarize_run
+
+    n = 100_000
+    succeeded = [child_record("SUCCEEDED", {"dataset": f"j{i:08d}"}, {"results": [
+        {"dataset": f"j{i:08d}", "instrument": "acs_wfc", "month": "2019-03", "status": "done",
+         "n_cr": 40_000, "seconds": 3.5, "error": None}], "n_done": 1, "n_failed": 0, "n_skipped": 0})
+                 for i in range(n)]
+    map_output = result_writer_files(aws, "runs-bucket", "runs/map-results/big", succeeded[:-50],
+                                     [child_record("FAILED", {"dataset": f"j{i:08d}"}, Error="States.Timeout")
+                                      for i in range(n - 50, n)], per_file=50_000)
+    t0 = time.perf_counter()
+    s = summarize_run({"plan": {"run_id": "big", "n_items": n}, "map": map_output}, lake="x", runs_root=RUNS)
+    seconds = time.perf_counter() - t0
+    print(f"\nsummarize of {n:,} darks: {seconds:.1f} s")
+    assert (s["n_results"], s["n_done"], s["n_map_failed"]) == (n, n - 50, 50)
+    assert seconds < 300  # a third of the Lambda's 900 s on this shared 2-core machine
 
 
 def test_a_stack_group_item_is_processed_as_one_group(aws, tmp_path):
@@ -134,3 +202,77 @@ def test_a_stack_group_item_is_processed_as_one_group(aws, tmp_path):
     methods = ds.dataset(tmp_path / "lake" / "exposures", format="parquet", partitioning="hive").to_table(
         columns=["method"]).column("method").to_pylist()
     assert methods == ["stack", "stack"]
+
+
+def test_auto_plan_reference_then_darks_against_it(aws, tmp_path):
+    """Method auto as the two maps run it: plan -> one reference child -> one child per dark."""
+    import pyarrow.dataset as ds
+
+    from hstcr_common.aws import plan_run, process_event
+    from hstcr_common.synthetic import write_sample
+
+    darks = write_sample("stis_ccd", 3, tmp_path / "darks", seed=11)
+    lake = str(tmp_path / "lake")
+    out = plan_run({"items": [d.manifest_item for d in darks]}, runs_root=RUNS, lake=lake,
+                   execution_name="auto-1")
+    assert (out["method"], out["n_groups"], out["n_items"], out["n_darks"]) == ("auto", 1, 3, 3)
+
+    def lines(key):
+        body = aws.get_object(Bucket="runs-bucket", Key=key)["Body"].read().decode()
+        return [json.loads(line) for line in body.splitlines()]
+
+    (ref_item,) = lines(out["references_key"])
+    dark_items = lines(out["key"])
+    assert ref_item["kind"] == "reference" and len(ref_item["items"]) == 3
+    assert {it["reference"] for it in dark_items} == {ref_item["reference"]}
+    assert all(it["method_reason"] for it in dark_items)
+
+    settings = {"run_id": out["run_id"], "method": "auto", "params": {}, "reprocess": False}
+    built = process_event({"item": ref_item, **settings}, lake=lake, runs_root=RUNS)
+    assert built["reference"]["status"] == "built" and built["reference"]["n_members"] == 3
+    assert built["results"] == []
+    receipt = aws.get_object(Bucket="runs-bucket",
+                             Key=f"runs/auto-1/references/{ref_item['group']}.json")["Body"].read()
+    assert json.loads(receipt)["path"] == ref_item["reference"]
+    for it in dark_items:
+        assert process_event({"item": it, **settings}, lake=lake, runs_root=RUNS)["n_done"] == 1
+    rows = ds.dataset(tmp_path / "lake" / "exposures", format="parquet", partitioning="hive").to_table(
+        columns=["method", "group_size", "method_reason"]).to_pylist()
+    assert [(r["method"], r["group_size"]) for r in rows] == [("reference", 3)] * 3
+    assert all(r["method_reason"] == dark_items[0]["method_reason"] for r in rows)
+
+
+def test_auto_darks_fall_back_to_threshold_when_their_reference_was_not_built(aws, tmp_path):
+    import pyarrow.dataset as ds
+
+    from hstcr_common.aws import plan_run, process_event
+    from hstcr_common.synthetic import write_sample
+
+    darks = write_sample("stis_ccd", 2, tmp_path / "darks", seed=12)
+    lake = str(tmp_path / "lake")
+    out = plan_run({"items": [d.manifest_item for d in darks]}, runs_root=RUNS, lake=lake,
+                   execution_name="auto-2")
+    body = aws.get_object(Bucket="runs-bucket", Key=out["key"])["Body"].read().decode()
+    # the reference child never ran (crashed, timed out): no receipt under runs/auto-2/references/
+    for line in body.splitlines():
+        event = {"item": json.loads(line), "run_id": "auto-2", "method": "auto"}
+        assert process_event(event, lake=lake, runs_root=RUNS)["n_done"] == 1
+    rows = ds.dataset(tmp_path / "lake" / "exposures", format="parquet", partitioning="hive").to_table(
+        columns=["method", "group_size", "method_reason"]).to_pylist()
+    assert [r["method"] for r in rows] == ["threshold", "threshold"]
+    assert all("reference not built" in r["method_reason"] and "threshold" in r["method_reason"]
+               for r in rows)
+
+
+def test_split_group_keeps_every_reference_within_one_child():
+    from hstcr_common.aws import split_group
+    from hstcr_common.aws.plan import MAX_REFERENCE_GROUP, REFERENCE_BUILD_BUDGET_S, REFERENCE_SECONDS_PER_DARK
+
+    assert MAX_REFERENCE_GROUP == 20
+    assert MAX_REFERENCE_GROUP * REFERENCE_SECONDS_PER_DARK <= REFERENCE_BUILD_BUDGET_S
+    members = [{"dataset": f"d{i:02d}"} for i in range(41)]
+    parts = split_group(members[:30], 20)
+    assert [len(p) for p in parts] == [15, 15]
+    assert [m for p in parts for m in p] == members[:30]
+    assert [len(p) for p in split_group(members, 20)] == [14, 14, 13]
+    assert split_group(members[:5], 20) == [members[:5]]

@@ -44,16 +44,26 @@ def test_arm64_layers_and_code_fit_the_lambda_limit(build, tmp_path):
     print(f"\narm64 worker layer: {worker.installed_bytes / MB:.1f} MB installed -> "
           f"{worker.layer_bytes / MB:.1f} MB trimmed; plan layer {plan.layer_bytes / MB:.1f} MB; "
           f"code {code_bytes / MB:.2f} MB")
-    assert worker.layer_bytes + code_bytes < build.LAMBDA_UNZIPPED_LIMIT          # process_dark, summarize
-    assert worker.layer_bytes + plan.layer_bytes + code_bytes < build.LAMBDA_UNZIPPED_LIMIT  # plan
+    # the worker (process_dark, summarize) keeps >= 30 MB under the limit; plan, which adds
+    # astroquery's layer on top, must fit (its headroom is printed)
+    budget = build.LAMBDA_UNZIPPED_LIMIT - build.HEADROOM_BYTES
+    print(f"headroom: process_dark {(build.LAMBDA_UNZIPPED_LIMIT - worker.layer_bytes - code_bytes) / MB:.1f} MB, "
+          f"plan {(build.LAMBDA_UNZIPPED_LIMIT - worker.layer_bytes - plan.layer_bytes - code_bytes) / MB:.1f} MB")
+    assert worker.layer_bytes + code_bytes <= budget, "process_dark/summarize"
+    assert worker.layer_bytes + plan.layer_bytes + code_bytes < build.LAMBDA_UNZIPPED_LIMIT, "plan"
     assert worker.installed_bytes > build.LAMBDA_UNZIPPED_LIMIT  # the trim is what makes it fit
     site = worker.site_dir
     # really the target platform, stripped, and linking inside the layer
-    assert _elf_machine(site / "pyarrow" / "libparquet.so.2600") == "AArch64"
+    pyarrow_major = next(line.split("==")[1].split(".")[0] for line in
+                         (REPO / "layers" / "requirements.txt").read_text().splitlines()
+                         if line.startswith("pyarrow=="))
+    assert _elf_machine(site / "pyarrow" / f"libparquet.so.{pyarrow_major}00") == "AArch64"
     assert "cpython-312-aarch64" in next(site.glob("numpy/_core/_multiarray_umath.*.so")).name
     assert build.check_needed(site) == []
     for needed in ("numpy", "scipy/ndimage", "scipy/special", "astropy/io/fits", "pyarrow/parquet",
-                   "erfa", "ppigrf", "pandas", "yaml", "astropy_iers_data"):
+                   "erfa", "ppigrf", "pandas", "yaml", "astropy_iers_data",
+                   "aws_lambda_powertools/logging", "aws_lambda_powertools/metrics",
+                   "aws_lambda_powertools/tracing", "aws_xray_sdk"):
         assert (site / needed).exists(), needed
     assert not list(site.rglob("tests/test_*.py"))
     assert not (site / "scipy" / "stats").exists()
@@ -76,11 +86,9 @@ except ImportError:
     pass
 else:
     raise SystemExit("not isolated: duckdb importable")
-from hstcr_common.synthetic import write_dark
 import functions.process_dark as handler_module
-dark = write_dark(os.environ["SMOKE_DETECTOR"], os.environ["SMOKE_OUT"], seed=7)
-item = {"dataset": dark.dataset, "instrument": os.environ["SMOKE_DETECTOR"],
-        "files": {k: str(v) for k, v in dark.paths.items()}}
+# the dark was written by the test (the synthetic generator is test tooling, not the worker)
+item = json.loads(os.environ["SMOKE_ITEM"])
 out = handler_module.handler({"item": item, "method": "threshold", "run_id": "smoke"})
 lake = os.environ["HSTCR_LAKE"]
 tables = {}
@@ -98,10 +106,20 @@ def test_trimmed_host_layer_processes_a_synthetic_dark(build, tmp_path):
     worker = build.build_layer("x86_64", host_python)
     plan = build.build_plan_layer("x86_64", host_python)
     code = build.build_function_code(tmp_path / "function")
+    from hstcr_common.synthetic import write_dark
+
+    dark = write_dark("stis_ccd", tmp_path / "dark", seed=7)
+    item = {"dataset": dark.dataset, "instrument": "stis_ccd", "files": {k: str(v) for k, v in dark.paths.items()}}
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
-    env.update(SMOKE_PATH=json.dumps([str(code), str(worker.site_dir), str(plan.site_dir)]),
-               SMOKE_LAYER=str(worker.site_dir), SMOKE_DETECTOR="stis_ccd",
-               SMOKE_OUT=str(tmp_path / "dark"), HSTCR_LAKE=str(tmp_path / "lake"), HSTCR_RUNS="",
+    # what the Lambda Python runtime ships (boto3 and its dependencies; dropped from the layer)
+    runtime = tmp_path / "runtime"
+    runtime.mkdir()
+    for name in build.RUNTIME_PROVIDED:
+        spec = importlib.util.find_spec(name)
+        (runtime / name).symlink_to(next(iter(spec.submodule_search_locations)))
+    env.update(SMOKE_PATH=json.dumps([str(code), str(worker.site_dir), str(plan.site_dir), str(runtime)]),
+               SMOKE_LAYER=str(worker.site_dir), SMOKE_ITEM=json.dumps(item),
+               HSTCR_LAKE=str(tmp_path / "lake"), HSTCR_RUNS="",
                XDG_CACHE_HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path))
     # -I -S: no site-packages at all, only the stdlib and the trimmed layer + code
     proc = subprocess.run([sys.executable, "-I", "-S", "-c", SMOKE], env=env, capture_output=True,

@@ -93,12 +93,44 @@ def test_glue_columns_are_the_pyarrow_schemas(synth):
     for name, schema in TABLES.items():
         sd = tables[name]["StorageDescriptor"]
         assert [c["Name"] for c in sd["Columns"]] == schema.names
-        assert [{"name": c["Name"], "type": c["Type"]} for c in sd["Columns"]] == glue_columns(schema)
+        assert [{"name": c["Name"], "type": c["Type"], "comment": c["Comment"]}
+                for c in sd["Columns"]] == glue_columns(schema)
         assert [(k["Name"], k["Type"]) for k in tables[name]["PartitionKeys"]] == [
             (n, glue_type(ty)) for n, ty in PARTITION_KEYS]
         assert sd["SerdeInfo"]["SerializationLibrary"].endswith("ParquetHiveSerDe")
     pixels = next(c for c in tables["cosmic_rays"]["StorageDescriptor"]["Columns"] if c["Name"] == "pixels")
     assert pixels["Type"] == "array<struct<x:smallint,y:smallint,e:float>>"
+
+
+def test_glue_column_comments_carry_description_and_unit(synth):
+    """Every column's Glue comment is "<description> [<unit>]" from its pyarrow field metadata."""
+    from hstcr_common.lake import field_doc
+    from infra.lake import GLUE_COMMENT_MAX, glue_comment
+
+    tables = {r["Properties"]["TableInput"]["Name"]: r["Properties"]["TableInput"]
+              for r in _resources(synth["template"], "AWS::Glue::Table").values()}
+    n_units = 0
+    for name, schema in TABLES.items():
+        comments = {c["Name"]: c["Comment"] for c in tables[name]["StorageDescriptor"]["Columns"]}
+        for field in schema:
+            unit, description = field_doc(field)
+            assert description, (name, field.name)
+            comment = comments[field.name]
+            assert 0 < len(comment) <= GLUE_COMMENT_MAX
+            full = f"{description} [{unit}]" if unit else description
+            n_units += bool(unit)
+            if len(full) <= GLUE_COMMENT_MAX:
+                assert comment == full, (name, field.name)
+            else:  # cut inside the description, the unit kept
+                assert comment.endswith(f"\u2026 [{unit}]" if unit else "\u2026"), (name, field.name)
+                assert description.startswith(comment.split("\u2026")[0]), (name, field.name)
+    assert n_units > 10
+    energy = {c["Name"]: c["Comment"] for c in tables["cosmic_rays"]["StorageDescriptor"]["Columns"]}["energy_e"]
+    assert energy.endswith("[e-]") or "[" in energy
+    # a description longer than Glue allows is cut, the unit kept
+    long = pa.field("x", pa.float32(), metadata={"unit": "keV", "description": "word " * 100})
+    cut = glue_comment(long)
+    assert len(cut) == GLUE_COMMENT_MAX and cut.endswith("\u2026 [keV]")
 
 
 def test_partition_projection(synth):
@@ -166,11 +198,15 @@ def test_process_dark_reads_only_stpubdata_and_writes_only_the_lake(synth):
     for s in writes:
         resource = s["Resource"]
         assert resource["Fn::Join"][1][0] == {"Fn::GetAtt": [bucket_id, "Arn"]}
-        assert resource["Fn::Join"][1][1] in ("/lake/*", "/runs/*")
+        assert resource["Fn::Join"][1][1] in ("/lake/*", "/runs/*/results/*", "/runs/*/references/*")
+    # method auto: the reference children's receipts, read and written, nothing else under runs/
+    receipts = next(s for s in s3_statements if s.get("Sid") == "ReferenceReceipts")
+    assert sorted(_as_list(receipts["Action"])) == ["s3:GetObject", "s3:PutObject"]
+    assert receipts["Resource"]["Fn::Join"][1][1] == "/runs/*/references/*"
     delete = [s for s in writes if "s3:DeleteObject" in _as_list(s["Action"])]
     assert [s["Resource"]["Fn::Join"][1][1] for s in delete] == ["/lake/*"]
     listing = [s for s in s3_statements if "s3:ListBucket" in _as_list(s["Action"])]
-    assert listing[0]["Condition"] == {"StringLike": {"s3:prefix": ["lake/*"]}}
+    assert listing[0]["Condition"] == {"StringLike": {"s3:prefix": ["lake/*", "runs/*"]}}
     # nothing else anywhere: no wildcard actions, no "*" resources on S3
     assert all("*" not in a for s in s3_statements for a in _as_list(s["Action"]))
     assert all(s["Resource"] != "*" for s in s3_statements)
@@ -203,7 +239,9 @@ def test_state_machine_definition(synth):
     assert m["ItemProcessor"]["ProcessorConfig"] == {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"}
     assert m["ItemReader"]["ReaderConfig"] == {"InputType": "JSONL"}
     assert m["ItemReader"]["Resource"] == "arn:aws:states:::s3:getObject"
-    assert m["MaxConcurrency"] == 500
+    # the concurrency comes from the plan (hstcr aws submit caps it below the Lambda quota)
+    assert m["MaxConcurrencyPath"] == "$.plan.max_concurrency" and "MaxConcurrency" not in m
+    assert states["Plan"]["ResultSelector"]["max_concurrency.$"] == "$.Payload.max_concurrency"
     assert m["ToleratedFailurePercentage"] == 5.0
     assert "ItemBatcher" not in m  # off by default (hstcr:itemsPerBatch)
     assert m["ResultWriter"]["Parameters"] == {"Bucket": "${LakeBucket}", "Prefix": "runs/map-results"}
@@ -211,29 +249,152 @@ def test_state_machine_definition(synth):
     assert "Lambda.TooManyRequestsException" in retry["ErrorEquals"]
     assert retry["BackoffRate"] > 1 and retry["MaxAttempts"] >= 3
     assert states["Summarize"]["Parameters"]["FunctionName"] == "${SummarizeFunctionArn}"
-    # a map over its failure budget is caught, the run summarized, then the execution fails
-    assert m["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.map_error", "Next": "Summarize"}]
-    assert states["Summarize"]["Next"] == "MapFailed"
-    assert states["MapFailed"]["Choices"][0] == {"Variable": "$.map_error", "IsPresent": True,
-                                                 "Next": "TooManyFailures"}
-    assert states["TooManyFailures"]["Type"] == "Fail"
+    # recovery: no Catch on the Map and no Fail state, so a failed Map fails the execution AT
+    # the Map, where RedriveExecution resumes the Map Run's failed children
+    assert "Catch" not in m
+    assert not [s for s in states.values() if s["Type"] == "Fail"]
+    assert m["Next"] == "Summarize" and states["Summarize"]["Next"] == "Done"
     assert states["AnyDarks"]["Default"] == "Summarize"
+    # method auto: the references map first, one EXPRESS child per group, into AnyDarks
+    assert states["Plan"]["Next"] == "AnyReferences"
+    assert states["AnyReferences"]["Choices"][0]["Variable"] == "$.plan.n_groups"
+    assert states["AnyReferences"]["Choices"][0]["Next"] == "BuildReferences"
+    assert states["AnyReferences"]["Default"] == "AnyDarks"
+    r = states["BuildReferences"]
+    assert r["Type"] == "Map" and r["Next"] == "AnyDarks" and "Catch" not in r
+    assert r["ItemProcessor"]["ProcessorConfig"] == {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"}
+    assert r["ItemReader"]["Parameters"] == {"Bucket.$": "$.plan.bucket", "Key.$": "$.plan.references_key"}
+    assert r["MaxConcurrencyPath"] == "$.plan.max_concurrency" and "ItemBatcher" not in r
+    # a failed reference only sends its darks to threshold: never fails the run
+    assert r["ToleratedFailurePercentage"] == 100.0
+    assert r["ResultWriter"] == m["ResultWriter"] and r["ResultPath"] == "$.references"
+    build = r["ItemProcessor"]["States"]["BuildReference"]
+    assert build["Parameters"]["FunctionName"] == "${ProcessDarkFunctionArn}"
+    assert build["Retry"] == m["ItemProcessor"]["States"]["ProcessDark"]["Retry"]
     subs = props["DefinitionSubstitutions"]
     assert set(subs) == {"PlanFunctionArn", "ProcessDarkFunctionArn", "SummarizeFunctionArn", "LakeBucket"}
-    # the role can start its own map children and nothing else
+    # the role can start (and redrive) its own map children and nothing else
     statements = _policy_statements(t, "WorkflowPolicy")
     start = next(s for s in statements if s.get("Sid") == "RunMapChildren")
     assert "stateMachine:hstcr-darks" in json.dumps(start["Resource"])
+    watch = next(s for s in statements if s.get("Sid") == "WatchMapChildren")
+    assert "states:RedriveExecution" in watch["Action"]
 
 
-def test_item_batcher_is_optional():
-    from infra.workflow import build_definition
+def test_express_children_outlive_no_lambda(synth):
+    """process_dark's timeout + every retry wait of its child stays under 80 % of the EXPRESS
+    child's 5 minutes; plan and summarize (in the Standard parent) may use 15."""
+    from infra.workflow import (CHILD_BUDGET_FRACTION, EXPRESS_CHILD_LIMIT_S, child_worst_case_s,
+                                retry_waits_s)
 
-    d = build_definition(items_per_batch=20, max_concurrency=50, tolerated_failure_percentage=1)
+    t = synth["template"]
+    fns = {r["Properties"]["Handler"]: r["Properties"] for r in _resources(t, "AWS::Lambda::Function").values()}
+    worker = fns["functions.process_dark.handler"]
+    _, sm = _one(t, "AWS::StepFunctions::StateMachine")
+    states = json.loads(sm["Properties"]["DefinitionString"])["States"]
+    child = states["ProcessDarks"]["ItemProcessor"]
+    waits = sum(retry_waits_s(r) for r in child["States"]["ProcessDark"]["Retry"])
+    # the reference child runs the same function with the same retries: the same bound
+    reference_child = states["BuildReferences"]["ItemProcessor"]["States"]["BuildReference"]
+    assert sum(retry_waits_s(r) for r in reference_child["Retry"]) == waits
+    assert worker["Timeout"] == 180
+    worst = worker["Timeout"] + waits
+    print(f"\nEXPRESS child worst case: Lambda {worker['Timeout']} s + retry waits {waits:.0f} s = {worst:.0f} s "
+          f"of {EXPRESS_CHILD_LIMIT_S} s")
+    assert worst == child_worst_case_s(worker["Timeout"])
+    assert worst <= CHILD_BUDGET_FRACTION * EXPRESS_CHILD_LIMIT_S
+    assert fns["functions.summarize.handler"]["Timeout"] == 900
+    # the largest reference group the plan lets through, at the measured time per dark,
+    # takes at most 40 % of the worker's timeout
+    from hstcr_common.aws.plan import MAX_REFERENCE_GROUP, REFERENCE_SECONDS_PER_DARK
+
+    assert MAX_REFERENCE_GROUP * REFERENCE_SECONDS_PER_DARK <= 0.4 * worker["Timeout"]
+
+
+def test_item_batcher_is_bounded_by_the_child_time_limit():
+    from infra.workflow import DARK_SECONDS_BOUND, build_definition, max_items_per_batch
+
+    n = max_items_per_batch()
+    assert n * DARK_SECONDS_BOUND <= 180
+    d = build_definition(items_per_batch=n, tolerated_failure_percentage=1)
     m = d["States"]["ProcessDarks"]
-    assert m["ItemBatcher"]["MaxItemsPerBatch"] == 20
+    assert m["ItemBatcher"]["MaxItemsPerBatch"] == n
     assert m["ItemBatcher"]["BatchInput"]["run_id.$"] == "$.plan.run_id"
-    assert m["MaxConcurrency"] == 50 and m["ToleratedFailurePercentage"] == 1.0
+    assert m["ToleratedFailurePercentage"] == 1.0
+    with pytest.raises(ValueError, match="items_per_batch"):
+        build_definition(items_per_batch=n + 1)
+    with pytest.raises(ValueError, match="EXPRESS"):
+        build_definition(worker_timeout_s=280)
+
+
+# --------------------------------------------------------------------------- region, tags, observability
+
+def _synth_with(tmp_path, **context):
+    import aws_cdk as cdk
+
+    from infra.app import build_app
+
+    ctx = json.loads((REPO / "cdk.json").read_text())["context"]
+    ctx.update({"hstcr:assets": "placeholder", **context})
+    app, stack = build_app(cdk.App(outdir=str(tmp_path), context=ctx), nag=False)
+    app.synth()
+    return stack
+
+
+def test_the_stack_refuses_other_regions_unless_allowed(tmp_path, monkeypatch):
+    from infra.stack import RegionError
+
+    monkeypatch.delenv("CDK_DEFAULT_REGION", raising=False)
+    with pytest.raises(RegionError, match="us-east-1"):
+        _synth_with(tmp_path / "a", **{"hstcr:region": "eu-west-1"})
+    monkeypatch.setenv("CDK_DEFAULT_REGION", "us-west-2")  # the CLI's default region
+    with pytest.raises(RegionError, match="us-west-2"):
+        _synth_with(tmp_path / "b")
+    stack = _synth_with(tmp_path / "c", **{"hstcr:region": "eu-west-1", "hstcr:allowOtherRegion": "true"})
+    assert stack.region == "eu-west-1"
+
+
+def test_the_stack_is_pinned_to_us_east_1(synth):
+    assert synth["stack"].region == "us-east-1"
+
+
+def test_every_taggable_resource_carries_the_cost_allocation_tags(synth):
+    # CloudFormation has no Tags property for these types
+    untaggable = {"AWS::Athena::NamedQuery", "AWS::Glue::Database", "AWS::Glue::Table", "AWS::IAM::Policy",
+                  "AWS::Lambda::LayerVersion", "AWS::S3::BucketPolicy", "AWS::CDK::Metadata"}
+    n = 0
+    for rid, r in synth["template"]["Resources"].items():
+        if r["Type"] in untaggable:
+            continue
+        tags = r["Properties"].get("Tags")
+        if isinstance(tags, dict):  # Athena WorkGroup/Glue style {key: value}
+            tags = [{"Key": k, "Value": v} for k, v in tags.items()]
+        assert {"Key": "Project", "Value": "hstcr"} in (tags or []), (rid, r["Type"])
+        n += 1
+    assert n >= 15
+
+
+def test_dashboard_alarms_and_outputs(synth):
+    t = synth["template"]
+    _, dash = _one(t, "AWS::CloudWatch::Dashboard")
+    body = json.dumps(dash["Properties"]["DashboardBody"])
+    for metric in ("DarksDone", "DarksFailed", "CosmicRays", "Seconds", "ExecutionsFailed"):
+        assert metric in body, metric
+    alarms = list(_resources(t, "AWS::CloudWatch::Alarm").values())
+    assert len(alarms) == 2
+    executions = [a for a in alarms if a["Properties"].get("MetricName") == "ExecutionsFailed"]
+    assert executions and executions[0]["Properties"]["Namespace"] == "AWS/States"
+    darks = [a for a in alarms if "Metrics" in a["Properties"]]
+    names = {m["MetricStat"]["Metric"]["MetricName"] for m in darks[0]["Properties"]["Metrics"] if "MetricStat" in m}
+    assert names == {"DarksDone", "DarksFailed", "DarksSkipped"}
+    namespaces = {m["MetricStat"]["Metric"]["Namespace"] for m in darks[0]["Properties"]["Metrics"] if "MetricStat" in m}
+    assert namespaces == {"hstcr"}
+    assert set(t["Outputs"]) >= {"LakeBucketName", "AthenaWorkGroup", "GlueDatabase", "StateMachineArn",
+                                 "DashboardUrl", "MaxConcurrency"}
+    assert "dashboards:name=hstcr-hstcr" in json.dumps(t["Outputs"]["DashboardUrl"])
+    env = next(r["Properties"]["Environment"]["Variables"] for r in _resources(t, "AWS::Lambda::Function").values()
+               if r["Properties"]["Handler"] == "functions.process_dark.handler")
+    assert env["POWERTOOLS_METRICS_NAMESPACE"] == "hstcr" and env["POWERTOOLS_SERVICE_NAME"] == "hstcr"
 
 
 # --------------------------------------------------------------------------- linters

@@ -1,4 +1,5 @@
-"""The synthesized state machine, executed by moto: plan -> Distributed Map -> summarize.
+"""The synthesized state machine, executed by moto: plan -> (method auto: a Distributed Map
+building the group references) -> Distributed Map over the darks -> summarize.
 
 Nine synthetic STIS/CCD darks (eight good, one corrupt) sit in a moto ``stpubdata`` bucket
 at MAST's real key layout; Lambda invocations run the real handlers in this process; the
@@ -102,7 +103,7 @@ def test_state_machine_runs_darks_into_the_lake(synth, moto_server, synthetic_da
                                    "SummarizeFunctionArn": arns["summarize"], "LakeBucket": LAKE_BUCKET})
     # moto's ASL grammar knows only STANDARD child executions; AWS runs them as EXPRESS (the
     # template says so, asserted in test_template.py).  Semantics for the map are the same.
-    assert text.count('"ExecutionType": "EXPRESS"') == 1
+    assert text.count('"ExecutionType": "EXPRESS"') == 2  # the references map and the darks map
     text = text.replace('"ExecutionType": "EXPRESS"', '"ExecutionType": "STANDARD"')
     sfn = boto3.client("stepfunctions")
     machine = sfn.create_state_machine(name="hstcr-darks", definition=text,
@@ -216,9 +217,10 @@ def test_a_crashing_worker_is_counted_by_the_map_and_the_run_still_summarized(sy
                                                                              tmp_path):
     """A worker that crashes (a Lambda error, not a bad dark) is a failed map item.
 
-    On AWS, failures above ToleratedFailurePercentage fail the map, which is caught ->
-    Summarize -> TooManyFailures (asserted structurally in test_template.py); moto does not
-    enforce the percentage, so here the map run counts the failure and the run is summarized.
+    On AWS, failures above ToleratedFailurePercentage fail the Map and with it the execution,
+    at the Map state, where ``hstcr aws redrive`` resumes it (asserted structurally in
+    test_template.py); moto does not enforce the percentage, so here the map run counts the
+    failure and the run is summarized.
     """
     import boto3
 
@@ -239,4 +241,48 @@ def test_a_crashing_worker_is_counted_by_the_map_and_the_run_still_summarized(sy
     assert status["map_runs"][0]["items"]["succeeded"] == 0
     assert [c[0] for c in moto_server["calls"]].count("summarize") == 1
     summary = json.loads(boto3.client("s3").get_object(Bucket=LAKE_BUCKET, Key="runs/crash/summary.json")["Body"].read())
-    assert summary["n_items"] == 1 and summary["n_results"] == 0  # the crashed dark left no result
+    # the crashed dark left no result: moto hands ResultWriter a null output for it, which
+    # the summary counts as a child the Map failed (on AWS: a FAILED_<n>.json record)
+    assert summary["n_items"] == 1 and summary["n_done"] == 0
+    assert summary["n_map_failed"] == summary["n_results"] == 1
+
+
+def test_method_auto_runs_the_references_map_then_the_darks(synth, moto_server, synthetic_darks, monkeypatch):
+    """Two maps: one child builds the group's reference into lake/references/, then one child
+    per dark searches it against that reference (``exposures``: method reference, group size)."""
+    import boto3
+    import pyarrow.dataset as ds
+
+    from hstcr_common.aws import execution_status, submit
+    from hstcr_common.remote import S3_BUCKET, s3_filesystem, s3_key
+
+    machine = _deploy_in_moto(synth, moto_server, monkeypatch, routes=ROUTES)
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket=S3_BUCKET)
+    items = []
+    for dark in synthetic_darks[:3]:
+        files = {}
+        for role, path in dark.paths.items():
+            key = s3_key(dark.dataset, path.name.split("_", 1)[1].split(".")[0])
+            s3.upload_file(str(path), S3_BUCKET, key)
+            files[role] = f"s3://{S3_BUCKET}/{key}"
+        items.append({"dataset": dark.dataset, "instrument": "stis_ccd", "month": "2017-03", "files": files})
+    s3.put_object(Bucket=LAKE_BUCKET, Key="runs/in/auto.jsonl",
+                  Body="".join(json.dumps(it) + "\n" for it in items).encode())
+    started = submit(machine, manifest=f"s3://{LAKE_BUCKET}/runs/in/auto.jsonl", method="auto", name="auto")
+    ex = _wait(boto3.client("stepfunctions"), started["executionArn"])
+    assert ex["status"] == "SUCCEEDED", ex.get("cause") or ex
+
+    calls = [e["item"] for name, e in moto_server["calls"] if name == "process_dark"]
+    kinds = [c.get("kind", "dark") for c in calls]
+    # every reference is built before any dark is searched
+    assert kinds == ["reference", "dark", "dark", "dark"]
+    assert len(execution_status(started["executionArn"])["map_runs"]) == 2
+    summary = json.loads(ex["output"])["summary"]["summary"]
+    assert (summary["n_done"], summary["n_failed"]) == (3, 0)
+    fs = s3_filesystem()
+    rows = ds.dataset(f"{LAKE_BUCKET}/lake/exposures", filesystem=fs, format="parquet",
+                      partitioning="hive").to_table(columns=["method", "group_size"]).to_pylist()
+    assert [(r["method"], r["group_size"]) for r in rows] == [("reference", 3)] * 3
+    refs = s3.list_objects_v2(Bucket=LAKE_BUCKET, Prefix="lake/references/").get("Contents", [])
+    assert [o["Key"] for o in refs if o["Key"].endswith(".npz")]
