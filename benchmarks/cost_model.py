@@ -75,6 +75,17 @@ FUNCTIONS_PY = Path(__file__).resolve().parents[1] / "infra" / "functions.py"
 
 CHILD = r"""
 import json, os, resource, sys, time
+
+
+def peak_rss_mb():
+    # VmHWM is this program's own peak: ru_maxrss keeps the forking parent's peak across exec
+    try:
+        with open("/proc/self/status") as fh:
+            return next(int(l.split()[1]) for l in fh if l.startswith("VmHWM")) / 1024
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 t0 = time.perf_counter()
 from hstcr_common.pipeline import process_item
 t_import = time.perf_counter() - t0
@@ -90,8 +101,7 @@ size = {t: sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(os.pa
                for f in fs) for t in ("exposures", "cosmic_rays")}
 print(json.dumps({"n_cr": res["n_cr"], "import_s": t_import, "first_s": runs[0],
                   "process_s": min(runs[1:]), "stages": res.get("stages"),
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                  "bytes": size}))
+                  "peak_rss_mb": peak_rss_mb(), "bytes": size}))
 """
 
 
