@@ -47,11 +47,105 @@ def kev_per_electron_of_chips(chip_names) -> float | None:
     return next(iter(found.values())).kev_per_electron
 
 
+# Columns are built from their buffers: ``pa.array`` (on numpy arrays and Python lists alike)
+# and ``DataType.to_pandas_dtype`` import pandas whenever it is installed, ~0.4 s of every cold
+# start of a worker that never uses it.  ``Array.from_buffers`` over numpy memory does not.
+
+#: numpy dtype of each fixed-width Arrow type the lake's schemas use
+_NUMPY_OF = {pa.bool_(): np.bool_, pa.int16(): np.int16, pa.int32(): np.int32,
+             pa.int64(): np.int64, pa.float32(): np.float32, pa.float64(): np.float64}
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_MICROSECOND = dt.timedelta(microseconds=1)
+
+
+def _validity(null: np.ndarray | None) -> tuple[pa.Buffer | None, int]:
+    """Arrow validity bitmap (bit set = valid, least significant bit first) and null count of
+    a boolean null mask; no bitmap when nothing is null."""
+    if null is None:
+        return None, 0
+    null = np.asarray(null, dtype=bool)
+    n_null = int(np.count_nonzero(null))
+    if n_null == 0:
+        return None, 0
+    return pa.py_buffer(np.packbits(~null, bitorder="little")), n_null
+
+
+def numeric_array(values, dtype, *, null=None, type: pa.DataType | None = None) -> pa.Array:
+    """A fixed-width Arrow array over a numpy column, without ``pa.array``.
+
+    Parameters
+    ----------
+    values : array_like
+        One-dimensional values (converted to ``dtype``; bools are bit-packed).
+    dtype : numpy dtype
+        Storage type of the column.
+    null : array of bool, optional
+        True where the value is null.
+    type : pyarrow.DataType, optional
+        Arrow type sharing ``dtype``'s layout (e.g. ``timestamp("us", tz="UTC")`` over
+        int64 microseconds); default ``pa.from_numpy_dtype(dtype)``.
+    """
+    a = np.ascontiguousarray(np.asarray(values, dtype=dtype).reshape(-1))
+    if a.dtype == np.bool_:
+        data = pa.py_buffer(np.packbits(a, bitorder="little"))
+    else:
+        data = pa.py_buffer(a)
+    validity, n_null = _validity(null)
+    return pa.Array.from_buffers(type or pa.from_numpy_dtype(a.dtype), a.size, [validity, data],
+                                 null_count=n_null)
+
+
+def string_array(values) -> pa.Array:
+    """A UTF-8 Arrow string array of Python strings (None -> null), without ``pa.array``."""
+    encoded = [b"" if v is None else v.encode("utf-8") for v in values]
+    n = len(encoded)
+    offsets = np.zeros(n + 1, dtype=np.int32)
+    np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=n), out=offsets[1:])
+    validity, n_null = _validity(np.fromiter((v is None for v in values), dtype=bool, count=n))
+    return pa.Array.from_buffers(pa.string(), n, [validity, pa.py_buffer(offsets),
+                                                  pa.py_buffer(b"".join(encoded))],
+                                 null_count=n_null)
+
+
 def _repeat_string(value: str, n: int) -> pa.Array:
     """``n`` copies of one string without building ``n`` Python objects."""
-    return pa.DictionaryArray.from_arrays(
-        pa.array(np.zeros(n, dtype=np.int32)), pa.array([value], pa.string())
-    ).cast(pa.string())
+    data = value.encode("utf-8")
+    offsets = np.arange(n + 1, dtype=np.int32) * np.int32(len(data))
+    return pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(offsets),
+                                                  pa.py_buffer(data * n)])
+
+
+def _microseconds(value) -> int:
+    """Microseconds since 1970-01-01 UTC of a datetime (naive = UTC) or numpy datetime64."""
+    return (_utc(value) - _EPOCH) // _MICROSECOND
+
+
+def value_array(value, type: pa.DataType) -> pa.Array:
+    """One value as a length-1 array of ``type`` (None -> null): what
+    ``pa.array([value], type)`` gives for the lake's string, bool, integer, float and UTC
+    timestamp columns, without importing pandas."""
+    if value is None:
+        return pa.nulls(1, type)
+    if type == pa.string():
+        return string_array([value])
+    if pa.types.is_timestamp(type):
+        return numeric_array([_microseconds(value)], np.int64, type=type)
+    if type not in _NUMPY_OF:
+        raise TypeError(f"no buffer layout for {type}")
+    if type != pa.bool_() and isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"a bool for a {type} column")
+    if pa.types.is_integer(type) and isinstance(value, (float, np.floating)):
+        raise TypeError(f"a float for a {type} column")  # numpy would truncate it
+    return numeric_array([value], _NUMPY_OF[type])
+
+
+def row_table(row: dict, schema: pa.Schema, arrays: dict[str, pa.Array] | None = None) -> pa.Table:
+    """A one-row table of ``schema`` from ``row`` (field name -> Python value); ``arrays``
+    gives ready-made length-1 arrays for the fields that are not plain values (lists)."""
+    arrays = arrays or {}
+    return pa.Table.from_arrays(
+        [arrays[f.name] if f.name in arrays else value_array(row[f.name], f.type)
+         for f in schema], schema=schema)
 
 
 def energy_kev_array(energy_e: np.ndarray, kev_per_electron: float | None) -> pa.Array:
@@ -60,7 +154,7 @@ def energy_kev_array(energy_e: np.ndarray, kev_per_electron: float | None) -> pa
     n = len(energy_e)
     if kev_per_electron is None:
         return pa.nulls(n, pa.float32())
-    return pa.array((np.asarray(energy_e, np.float64) * kev_per_electron).astype(np.float32))
+    return numeric_array(np.asarray(energy_e, np.float64) * kev_per_electron, np.float32)
 
 
 def cosmic_rays_table(catalog: CosmicRayCatalog, chip_names: list[str], dataset: str,
@@ -94,21 +188,18 @@ def cosmic_rays_table(catalog: CosmicRayCatalog, chip_names: list[str], dataset:
     if isinstance(kev_per_electron, str):
         kev_per_electron = kev_per_electron_of_chips(chip_names)
     chip = pa.DictionaryArray.from_arrays(
-        pa.array(np.asarray(catalog.chip_index, dtype=np.int32)),
-        pa.array(list(chip_names), pa.string()),
+        numeric_array(catalog.chip_index, np.int32), string_array(list(chip_names)),
     ).cast(pa.string())
     pixel_struct = pa.StructArray.from_arrays(
-        [pa.array(np.asarray(catalog.pixel_x, np.int16)),
-         pa.array(np.asarray(catalog.pixel_y, np.int16)),
-         pa.array(np.asarray(catalog.pixel_e, np.float32))],
+        [numeric_array(catalog.pixel_x, np.int16),
+         numeric_array(catalog.pixel_y, np.int16),
+         numeric_array(catalog.pixel_e, np.float32)],
         fields=list(PIXEL),
     )
-    pixels = pa.ListArray.from_arrays(
-        pa.array(np.asarray(catalog.pixel_offsets, dtype=np.int32)), pixel_struct
-    )
+    pixels = pa.ListArray.from_arrays(numeric_array(catalog.pixel_offsets, np.int32), pixel_struct)
 
     def col(name, dtype):
-        return pa.array(np.asarray(getattr(catalog, name), dtype=dtype))
+        return numeric_array(getattr(catalog, name), dtype)
 
     def optional(name, dtype, null_value):
         values = getattr(catalog, name)
@@ -116,9 +207,9 @@ def cosmic_rays_table(catalog: CosmicRayCatalog, chip_names: list[str], dataset:
             return pa.nulls(n, pa.from_numpy_dtype(dtype))
         values = np.asarray(values, dtype=dtype)
         if values.dtype.kind == "b":
-            return pa.array(values)
+            return numeric_array(values, dtype)
         mask = np.isnan(values) if values.dtype.kind == "f" else values == null_value
-        return pa.array(values, mask=mask)
+        return numeric_array(values, dtype, null=mask)
 
     columns = {
         "dataset": _repeat_string(dataset, n),
@@ -155,15 +246,15 @@ def track_array(track) -> pa.Array:
     """A :class:`hstcr_common.ephemeris.orbit.Track` as one ``list<TRACK_POINT>`` value (length 1)."""
     time = np.asarray(track.time).astype("datetime64[us]").astype(np.int64)
     points = pa.StructArray.from_arrays(
-        [pa.array(time, pa.int64()).cast(pa.timestamp("us", tz="UTC")),
-         pa.array(np.asarray(track.latitude_deg, np.float32)),
-         pa.array(np.asarray(track.longitude_deg, np.float32)),
-         pa.array(np.asarray(track.altitude_km, np.float32)),
-         pa.array(np.asarray(track.b_nt, np.float32)),
-         pa.array(np.asarray(track.geomag_latitude_deg, np.float32))],
+        [numeric_array(time, np.int64, type=pa.timestamp("us", tz="UTC")),
+         numeric_array(track.latitude_deg, np.float32),
+         numeric_array(track.longitude_deg, np.float32),
+         numeric_array(track.altitude_km, np.float32),
+         numeric_array(track.b_nt, np.float32),
+         numeric_array(track.geomag_latitude_deg, np.float32)],
         fields=list(TRACK_POINT),
     )
-    return pa.ListArray.from_arrays(pa.array([0, len(points)], pa.int32()), points)
+    return pa.ListArray.from_arrays(numeric_array([0, len(points)], np.int32), points)
 
 
 def _utc(value) -> dt.datetime:
@@ -274,14 +365,9 @@ def exposures_table(dark, summary: DetectionSummary, timing, track=None, track_n
         "software_version": SOFTWARE_VERSION,
         "processed_at": processed_at or dt.datetime.now(dt.timezone.utc),
     }
-    arrays = []
-    for field in EXPOSURES:
-        if field.name == "track":
-            arrays.append(track_array(track) if track is not None
-                          else pa.nulls(1, field.type))
-        else:
-            arrays.append(pa.array([row[field.name]], field.type))
-    return pa.Table.from_arrays(arrays, schema=EXPOSURES)
+    track_type = EXPOSURES.field("track").type
+    return row_table(row, EXPOSURES, {"track": track_array(track) if track is not None
+                                      else pa.nulls(1, track_type)})
 
 
 def failures_table(dataset: str, stage: str, error: BaseException, *, source: str | None = None,
@@ -301,5 +387,4 @@ def failures_table(dataset: str, stage: str, error: BaseException, *, source: st
         "software_version": SOFTWARE_VERSION,
         "failed_at": failed_at or dt.datetime.now(dt.timezone.utc),
     }
-    return pa.Table.from_arrays([pa.array([row[f.name]], f.type) for f in FAILURES],
-                                schema=FAILURES)
+    return row_table(row, FAILURES)

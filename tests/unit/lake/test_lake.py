@@ -160,6 +160,122 @@ def test_failures_row_names_stage_and_message():
     assert "/x/o1_flt.fits" in row["message"] and "not a FITS file" in row["message"]
 
 
+def test_building_rows_does_not_import_pandas():
+    """``pa.array`` imports pandas (~0.4 s of a cold start) when it is installed; the rows of a
+    dark are built from buffers instead.  A fresh interpreter builds all three tables."""
+    pytest.importorskip("pandas")      # without pandas installed the check proves nothing
+    tests_dir = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
+    script = textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {tests_dir!r})
+        from factories import FakeTiming, FakeTrack, fake_rows, make_catalog
+        from hstcr_common.lake import cosmic_rays_table, failures_table
+        assert "pandas" not in sys.modules, "imported before the rows were built"
+        cat = make_catalog(30, n_chips=2)
+        cat.n_core_pixels = cat.n_pixels.astype("int32")
+        cat.saturated = cat.n_pixels > 3
+        cosmic_rays_table(cat, ["WFC2", "WFC1"], "j12345678", "threshold")
+        fake_rows(n=20)
+        fake_rows(n=0, track=False)
+        failures_table("o1", "load", ValueError("bad"), source="/x", method="threshold")
+        print("pandas" in sys.modules)
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"
+
+
+def _same_table(ours: pa.Table, reference: pa.Table) -> None:
+    assert ours.schema.equals(reference.schema, check_metadata=True)
+    for name in reference.column_names:   # per column, so a failure names it
+        assert ours[name].equals(reference[name]), name
+
+
+def test_cosmic_rays_table_equals_what_pa_array_gives():
+    cat = make_catalog(57, n_chips=2)
+    cat.read_index = np.where(np.arange(57) % 5 == 0, -1, np.arange(57)).astype(np.int16)
+    cat.arrival_time_s = np.where(cat.read_index < 0, np.nan, 2.5 * cat.read_index).astype(np.float32)
+    cat.n_core_pixels = np.where(np.arange(57) % 7 == 0, -1, cat.n_pixels).astype(np.int32)
+    cat.saturated = cat.n_pixels > 4
+    ours = cosmic_rays_table(cat, ["WFC2", "WFC1"], "jäöü5678", "threshold")
+    n = len(cat)
+
+    def ref(values, dtype, null_value=None):
+        values = np.asarray(values, dtype)
+        if null_value is None:
+            return pa.array(values)
+        return pa.array(values, mask=np.isnan(values) if null_value != null_value else values == null_value)
+
+    pixels = pa.ListArray.from_arrays(
+        pa.array(cat.pixel_offsets.astype(np.int32)),
+        pa.StructArray.from_arrays([ref(cat.pixel_x, np.int16), ref(cat.pixel_y, np.int16),
+                                    ref(cat.pixel_e, np.float32)], fields=list(COSMIC_RAYS.field("pixels").type.value_type)))
+    columns = {
+        "dataset": pa.array(["jäöü5678"] * n, pa.string()),
+        "chip": pa.array([["WFC2", "WFC1"][i] for i in cat.chip_index], pa.string()),
+        "method": pa.array(["threshold"] * n, pa.string()),
+        "n_core_pixels": ref(cat.n_core_pixels, np.int32, -1),
+        "energy_kev": pa.array((cat.energy_e.astype(np.float64) * 3.65e-3).astype(np.float32)),
+        "saturated": pa.array(cat.saturated),
+        "read_index": ref(cat.read_index, np.int16, -1),
+        "arrival_time_s": ref(cat.arrival_time_s, np.float32, np.nan),
+        "pixels": pixels,
+    }
+    for f in COSMIC_RAYS:
+        if f.name not in columns:
+            columns[f.name] = pa.array(np.asarray(getattr(cat, f.name), f.type.to_pandas_dtype()))
+    reference = pa.Table.from_arrays([columns[f.name] for f in COSMIC_RAYS], schema=COSMIC_RAYS)
+    _same_table(ours, reference)
+    assert ours["read_index"].null_count == 12 and ours["n_core_pixels"].null_count == 9
+    empty = cosmic_rays_table(CosmicRayCatalog.empty(), ["CCD"], "o1", "dq")
+    _same_table(empty, COSMIC_RAYS.empty_table())
+
+
+def test_one_row_tables_equal_what_pa_array_gives():
+    from hstcr_common.lake.rows import row_table, value_array
+    plus3 = dt.timezone(dt.timedelta(hours=3))
+    at = dt.datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=plus3)
+    dark = make_dark("j1234567q", "acs_wfc")
+    summary = DetectionSummary("stack", {"seed_sigma": 6}, 90, 3, 100.0, 512 * 512, 0.5,
+                               method_reason="group of 5 darks (é)", group_size=5, occupancy=0.0125)
+    timing = FakeTiming(dark.date_obs, 1000.0)
+    track = FakeTrack(dark.date_obs, 7)
+    ours = exposures_table(dark, summary, timing, track, "", method="stack", params_key="k",
+                           processed_at=at)
+    row = ours.to_pylist()[0]
+    points = [{"time": t.astype("datetime64[us]").item().replace(tzinfo=dt.timezone.utc),
+               "latitude_deg": float(np.float32(la)), "longitude_deg": float(np.float32(lo)),
+               "altitude_km": 540.0, "b_nt": float(np.float32(b)),
+               "geomag_latitude_deg": float(np.float32(g))}
+              for t, la, lo, b, g in zip(track.time, track.latitude_deg, track.longitude_deg,
+                                         track.b_nt, track.geomag_latitude_deg)]
+    reference = pa.Table.from_arrays(
+        [pa.array([points if f.name == "track" else row[f.name]], f.type) for f in EXPOSURES],
+        schema=EXPOSURES)
+    _same_table(ours, reference)
+    assert row["processed_at"] == at and row["aperture"] is None
+    # failures: naive datetimes are UTC, nulls, non-ASCII text
+    naive = dt.datetime(2020, 1, 1, 12)
+    ours = failures_table("o1", "load", ValueError("fichier illisible: é"), failed_at=naive)
+    row = ours.to_pylist()[0]
+    assert row["failed_at"] == naive.replace(tzinfo=dt.timezone.utc) and row["source"] is None
+    _same_table(ours, pa.Table.from_arrays([pa.array([row[f.name]], f.type) for f in FAILURES],
+                                           schema=FAILURES))
+    # every value type of the schemas, and the values numpy would silently convert
+    values = {pa.int16(): -7, pa.int32(): 2**31 - 1, pa.float32(): 0.1, pa.float64(): 1e300,
+              pa.bool_(): True, pa.string(): "", pa.timestamp("us", tz="UTC"): at}
+    for typ, value in values.items():
+        for v in (value, None):
+            assert value_array(v, typ).equals(pa.array([v], typ)), (typ, v)
+    nan = value_array(float("nan"), pa.float64())      # NaN stays a value, as in pa.array
+    assert nan.null_count == 0 and np.isnan(nan.to_numpy()[0])
+    for typ, value in ((pa.int32(), True), (pa.int16(), 1.5)):
+        with pytest.raises(TypeError):
+            value_array(value, typ)
+    schema = pa.schema([pa.field("a", pa.int32(), metadata={"unit": "s"})])
+    assert row_table({"a": 3}, schema).schema.field("a").metadata == {b"unit": b"s"}
+
+
 def test_params_hash_is_canonical():
     assert params_hash("threshold", {"a": 1, "b": 2}) == params_hash("threshold", {"b": 2, "a": 1})
     assert params_hash("threshold", None) == params_hash("threshold", {})
