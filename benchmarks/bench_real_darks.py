@@ -233,7 +233,7 @@ def lake_exposures(lake) -> dict:
     return rows
 
 
-def astroscrappy_catalog(science_path, *, sigclip: float = 4.5):
+def astroscrappy_catalog(science_path, *, dq_path=None, sigclip: float = 4.5):
     """astroscrappy (L.A.Cosmic, one iteration) on each chip's e- frame, the mask labelled
     8-connected; energy: the e- of each blob above the chip's median."""
     import astroscrappy
@@ -241,7 +241,7 @@ def astroscrappy_catalog(science_path, *, sigclip: float = 4.5):
 
     from hstcr_common.load import load_dark
 
-    dark = load_dark(str(science_path))
+    dark = load_dark(str(science_path), dq=None if dq_path is None else str(dq_path))
     px, py, pe, offs, ei, ci = [], [], [], [np.zeros(1, np.int64)], [], []
     for k, chip in enumerate(dark.chips):
         sci = np.asarray(chip.science, dtype=np.float32)
@@ -329,8 +329,10 @@ def score_astroscrappy(folder, n_darks: int = 1) -> dict:
     texp = pq.read_table(folder / "truth_exposures.parquet").to_pylist()
     parts, n_det, n_true, t_a = [], 0, 0, 0.0
     for ds in sorted({r["dataset"] for r in texp})[:n_darks]:
-        sci = [p for p in folder.glob(f"{ds}_*.fits") if not p.stem.endswith(("spt", "shm"))][0]
-        cat = astroscrappy_catalog(sci)
+        sci = [p for p in folder.glob(f"{ds}_*.fits")
+               if not p.stem.endswith(("spt", "shm", "c1m"))][0]
+        dq = folder / f"{ds}_c1m.fits"                 # WFPC2: the DQ is a file of its own
+        cat = astroscrappy_catalog(sci, dq_path=dq if dq.exists() else None)
         truth = truth_all.filter(pc.equal(truth_all.column("dataset"), ds))
         parts.append(score_dark(cat, truth))
         n_det += len(cat)
