@@ -43,7 +43,7 @@ WILDCARD_RESOURCE_OK = {
 }
 
 #: S3 prefixes a grant on objects may name (bucket ARN + one of these, or the public data)
-OBJECT_PREFIXES = ("/lake/*", "/runs/*", "/runs/*/results/*")
+OBJECT_PREFIXES = ("/lake/*", "/runs/*", "/runs/*/results/*", "/runs/*/references/*")
 PUBLIC_DATA = ":s3:::stpubdata/hst/public/*"
 
 
