@@ -174,8 +174,11 @@ def test_two_hundred_darks_through_the_map_under_throttling(synth, moto_server, 
     assert 0 < references["items"]["total"] == references["items"]["succeeded"] < N_ITEMS
 
     # throttling happened, on both paths, and was retried (not skipped, not failed)
-    assert throttle.injected["get"] > 0 and sleeps["botocore"] >= throttle.injected["get"]
-    assert throttle.recovered["get"] == throttle.injected["get"]
+    # every throttled GET was served later (counted by the server); botocore's backoff hook
+    # sees nearly all of those retries (the counter is per process and a retry can land in a
+    # client created before the hook: 2,360 of 2,361 seen once), so the proxy gets 1 % slack
+    assert throttle.recovered["get"] == throttle.injected["get"] > 0
+    assert sleeps["botocore"] >= 0.99 * throttle.injected["get"]
     assert throttle.injected["put"] == 6 * 3 and throttle.recovered["put"] == 6 * 3
     # nothing lost, nothing doubled: one exposures and one cosmic_rays file per dark
     lake = Lake(f"s3://{LAKE_BUCKET}/lake")
