@@ -24,7 +24,6 @@ _EXPORTS = {
     "ENV_RUNS": "constants",
     "ENV_S3_REGION": "constants",
     "ENV_S3_SIGNED": "constants",
-    "EV_PER_ELECTRON": "catalog",
     "Files": "work",
     "HstcrError": "errors",
     "KnownFiles": "work",

@@ -13,10 +13,6 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 
-#: electron-hole pair creation energy in silicon (eV); energy_kev = energy_e * 3.65e-3
-EV_PER_ELECTRON = 3.65
-
-
 @dataclass
 class CosmicRayCatalog:
     """Cosmic rays of one dark (or one chip).
@@ -54,10 +50,6 @@ class CosmicRayCatalog:
 
     def __len__(self) -> int:
         return int(self.cr_id.shape[0])
-
-    @property
-    def energy_kev(self) -> np.ndarray:
-        return (self.energy_e * (EV_PER_ELECTRON * 1e-3)).astype(np.float32)
 
     @classmethod
     def empty(cls, optional: tuple[str, ...] = ()) -> "CosmicRayCatalog":
