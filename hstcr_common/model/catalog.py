@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 
+
 @dataclass
 class CosmicRayCatalog:
     """Cosmic rays of one dark (or one chip).
