@@ -45,6 +45,7 @@ from ..measure import EIGHT, robust_background
 from ..model import AutoParams, CosmicRayCatalog, Dark, DetectionSummary, HstcrError
 from .catalogue import ChipDetection, catalog_and_summary
 from .dq import bad_pixel_mask
+from .local_background import amplifiers_per_chip, local_background
 from .strips import DarkRows
 from .threshold import find_spikes
 
@@ -279,11 +280,19 @@ def build_reference(darks: Sequence[DarkRows], params: AutoParams | None = None,
 # --------------------------------------------------------------------------- detecting
 
 def reference_residual(science_e: np.ndarray, ref: ChipReference, member: int,
-                       levels: list[float], read_noise_e: float, gain: float):
+                       levels: list[float], read_noise_e: float, gain: float, *,
+                       significance: float = 3.0, n_amplifiers: int = 1):
     """(residual, reference, sigma) of one chip of member ``member`` (e-, float32).
 
-    The reference is the mean of the other accepted darks (module docstring); where no
-    other dark was accepted the residual is 0.
+    The reference is the mean of the other accepted darks (module docstring) where that mean
+    departs from its smooth map by more than ``significance`` of its own noise (a hot, warm
+    or cold pixel, a CTE tail), else the smooth map
+    (:func:`.local_background.local_background` of the group's mean: flash gradient and
+    amplifier steps, no per-pixel noise); where no other dark was accepted the residual is
+    0.  With 2 other darks the per-pixel mean carries half a dark's noise variance, which
+    every footprint pixel would otherwise add to the energy (late-mission ACS/HRC group of
+    3: median |dE| 2.85% -> 2.58%, rate 0.979 -> 0.985).  ``significance`` 0: always the
+    per-pixel mean.
     """
     nx = science_e.shape[1]
     lvcol = _column_levels(levels, [slice(a, b) for a, b in ref.segments], nx)
@@ -293,11 +302,18 @@ def reference_residual(science_e: np.ndarray, ref: ChipReference, member: int,
     reference = ref.total_e - np.where(own, x, np.float32(0.0))
     reference /= np.maximum(n_other, 1).astype(np.float32)
     np.copyto(reference, x, where=n_other <= 0)
+    pixel_var = (np.float32(read_noise_e ** 2 + gain ** 2 / 12.0) + np.maximum(lvcol, 0.0)
+                 + np.maximum(reference, 0.0))
+    ref_var = pixel_var / np.maximum(n_other, 1).astype(np.float32)
+    if significance > 0:
+        mean_all = ref.total_e / np.maximum(ref.count, 1).astype(np.float32)
+        smooth, _ = local_background(mean_all, ref.count == 0, n_amplifiers=n_amplifiers)
+        flat = (np.abs(reference - smooth) <= significance * np.sqrt(ref_var)) & (n_other > 0)
+        np.copyto(reference, smooth, where=flat)
+        ref_var[flat] = 0.0
     residual = x - reference
     del x
-    var = (np.float32(read_noise_e ** 2 + gain ** 2 / 12.0) + np.maximum(lvcol, 0.0)
-           + np.maximum(reference, 0.0))
-    var *= 1.0 + 1.0 / np.maximum(n_other, 1).astype(np.float32)
+    var = pixel_var + ref_var
     return residual, reference, np.sqrt(var, out=var)
 
 
@@ -306,7 +322,9 @@ def _detect_chip(chip, det, ref: ChipReference, member: int, levels: list[float]
     p = params.reference
     residual, reference, sigma = reference_residual(chip.science, ref, member, levels,
                                                     float(chip.read_noise_e or 0.0),
-                                                    float(chip.gain or 0.0))
+                                                    float(chip.gain or 0.0),
+                                                    significance=p.pixel_significance,
+                                                    n_amplifiers=amplifiers_per_chip(det))
     bad = bad_pixel_mask(chip, det) | ref.telegraph
     typical = float(np.median(sigma[::7, ::7]))
     spikes = find_spikes(residual, bad, typical, min_sigma=p.seed_sigma,

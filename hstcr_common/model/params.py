@@ -358,6 +358,12 @@ class ReferenceParams(_Params):
     strip_rows : int
         Rows read at a time from every dark while building the reference (>= 0; 0: as many
         as fit 32 MB of the group's float32 rows).  Does not change the result.
+    pixel_significance : float
+        A pixel's own reference value (the other darks' mean) is used only where it departs
+        from the reference's smooth map by more than this many of its own noise sigmas (a hot,
+        warm or cold pixel, a CTE tail); elsewhere the smooth map is used, which has no noise
+        of its own.  Subtracting the mean of 2 other darks everywhere adds half a dark's
+        noise variance to every pixel of every footprint (>= 0; 0: always the pixel's own).
     """
 
     seed_sigma: float = 6.0
@@ -367,11 +373,13 @@ class ReferenceParams(_Params):
     clip_sigma: float = 4.0
     telegraph_sigma: float = 5.0
     strip_rows: int = 0
+    pixel_significance: float = 3.0
 
     def _validate(self) -> None:
         for name in ("seed_sigma", "grow_sigma", "clip_sigma", "telegraph_sigma"):
             _check(getattr(self, name) > 0, name, "> 0", getattr(self, name))
-        for name in ("hot_neighbour_fraction", "hot_neighbour_sigma", "strip_rows"):
+        for name in ("hot_neighbour_fraction", "hot_neighbour_sigma", "strip_rows",
+                     "pixel_significance"):
             _check(getattr(self, name) >= 0, name, ">= 0", getattr(self, name))
 
 
