@@ -42,7 +42,7 @@ STORED_BEFORE = {
     "auto": dict(min_group_size=2, max_group_size=30, exptime_tolerance=0.02,
                  seed_sigma=6.0, grow_sigma=2.0, hot_neighbour_fraction=0.25,
                  hot_neighbour_sigma=3.0, clip_sigma=4.0, telegraph_sigma=5.0, strip_rows=0,
-                 split=True, min_pixels=2, split_min_dip_sigma=5.0,
+                 pixel_significance=3.0, split=True, min_pixels=2, split_min_dip_sigma=5.0,
                  split_max_saddle_fraction=0.5, halo_radius=1, halo_source_sigma=10.0,
                  halo_connectivity=4, correct_coincidences=True, searched_area="detectable"),
 }
