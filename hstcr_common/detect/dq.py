@@ -29,6 +29,27 @@ SATURATION_BITS = {"acs_wfc": 256 | 2048, "acs_hrc": 256 | 2048, "wfc3_uvis": 25
                    "stis_ccd": 256, "wfpc2": 8}
 
 
+#: DQ bits of hot and warm pixels (and their CTE tails) per detector: ACS and WFC3/UVIS 16 (hot
+#: pixel), 32 (CTE tail of a hot pixel / warm column), 64 (warm pixel) [hstcal acsdq.h,
+#: wf3dq.h]; STIS 16 (hot pixel, "dark rate") [hstcal stisdq.h]; WFPC2 128 (hot pixel)
+#: [calwp2 u_data.h].  A single-dark method must mask them (it cannot tell a hot pixel from a
+#: cosmic ray); a group reference subtracts them, so method ``auto`` searches them: masking
+#: them cut the charge of every cosmic ray crossing one (1.25% of the pixels late in the
+#: mission, ~1 in 6 cosmic rays).
+HOT_PIXEL_BITS = {"acs_wfc": 16 | 32 | 64, "acs_hrc": 16 | 32 | 64, "wfc3_uvis": 16 | 32 | 64,
+                  "stis_ccd": 16, "wfpc2": 128}
+
+
+def hot_pixel_bits(detector: Detector) -> int:
+    """The DQ bits marking hot and warm pixels of ``detector`` (:data:`HOT_PIXEL_BITS`)."""
+    return HOT_PIXEL_BITS.get(detector.id, 0)
+
+
+def reference_bad_bits(detector: Detector) -> int:
+    """DQ bits masked by a group reference: the bad bits, hot and warm pixels excepted."""
+    return int(detector.bad_mask_bits) & ~hot_pixel_bits(detector)
+
+
 def saturation_bits(detector: Detector) -> int:
     """The DQ bits marking saturated pixels of ``detector`` (:data:`SATURATION_BITS`)."""
     return SATURATION_BITS.get(detector.id, 0)
@@ -42,10 +63,14 @@ def dq_has(dq: np.ndarray, bits: int) -> np.ndarray:
     return (dq.astype(np.int64) & bits) != 0
 
 
-def bad_pixel_mask(chip: Chip, detector: Detector) -> np.ndarray:
+def bad_pixel_mask(chip: Chip, detector: Detector, *, search_hot: bool = False) -> np.ndarray:
     """Pixels never searched: any of ``detector.bad_bits`` other than the saturation bits
-    (:func:`saturation_bits`) set, or a non-finite value."""
-    bad = dq_has(chip.dq, detector.bad_mask_bits & ~saturation_bits(detector))
+    (:func:`saturation_bits`) set -- and other than the hot-pixel bits
+    (:func:`hot_pixel_bits`) with ``search_hot`` -- or a non-finite value."""
+    bits = detector.bad_mask_bits & ~saturation_bits(detector)
+    if search_hot:
+        bits &= ~hot_pixel_bits(detector)
+    bad = dq_has(chip.dq, bits)
     if not np.isfinite(np.sum(chip.science, dtype=np.float64)):   # one cheap pass first
         bad |= ~np.isfinite(chip.science)
     return bad

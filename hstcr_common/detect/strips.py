@@ -10,7 +10,8 @@ darks.  :func:`open_dark_rows` gives, for one dark, every chip as a :class:`Chip
   with :func:`hstcr_common.fits.iter_hdus`, and each strip is one ranged read of the SCI
   rows and one of the DQ rows.  Units and gains follow :func:`hstcr_common.load.load_dark`
   exactly (BUNIT, ``/S`` x EXPTIME, the gain of each amplifier's columns, NaN -> bad), so a
-  strip equals the same rows of the loaded dark.
+  strip equals the same rows of the loaded dark.  The bad-pixel mask leaves hot and warm
+  pixels in (:func:`.dq.reference_bad_bits`): the reference is what subtracts them.
 * **Everything else** (WFPC2, a STIS ``raw`` with overscan) is small: the dark is loaded
   once and its chips spilled to a temporary memory-mapped file, read back by rows.
 
@@ -36,6 +37,7 @@ from ..load import (apply_gain, chip_amplifiers, chip_bunit, chip_by_ccdchip, ch
                     read_noise)
 from ..model import HstcrError
 from ..remote import fetch_dark_files, reader_for
+from .dq import reference_bad_bits
 
 #: FITS BITPIX -> big-endian numpy type of the data
 _BITPIX = {8: ">u1", 16: ">i2", 32: ">i4", 64: ">i8", -32: ">f4", -64: ">f8"}
@@ -170,7 +172,7 @@ def _range_chip(reader, det, primary, span, h, dq, layout, exptime_s, ccdamp, ga
     shape = _naxes(h)
     notes: dict = {}
     _, is_counts, per_second = chip_bunit(h, primary, det, source, notes)
-    bad_bits = int(det.bad_mask_bits)
+    bad_bits = reference_bad_bits(det)
     # the chip's mean gain, as load_dark computes it (applied to a one-row probe)
     probe = np.ones((1, shape[1]), dtype=np.float32)
     gain = apply_gain(probe, det, layout.ccdchip, ccdamp, gains, is_counts, source, {})
@@ -211,7 +213,7 @@ def _spilled_dark(files: dict, source: str, dataset: str | None) -> DarkRows:
         sci[:] = chip.science
         bad = np.lib.format.open_memmap(os.path.join(folder, f"{k}b.npy"), mode="w+",
                                         dtype=bool, shape=chip.shape)
-        bad[:] = (np.asarray(chip.dq).astype(np.int64) & int(dark.detector.bad_mask_bits)) != 0
+        bad[:] = (np.asarray(chip.dq).astype(np.int64) & reference_bad_bits(dark.detector)) != 0
         sci.flush(), bad.flush()
 
         def read(r0, r1, sci=sci, bad=bad):
@@ -257,7 +259,7 @@ def rows_of_dark(dark) -> DarkRows:
     views of its arrays; for darks already in memory, and tests)."""
     chips = []
     for chip in dark.chips:
-        bad_bits = int(dark.detector.bad_mask_bits)
+        bad_bits = reference_bad_bits(dark.detector)
 
         def read(r0, r1, chip=chip):
             science = np.asarray(chip.science[r0:r1], dtype=np.float32)

@@ -152,6 +152,36 @@ def test_smooth_map_where_the_reference_is_flat_keeps_energies_tight_and_hot_pix
     assert errors[3.0] < 0.9 * errors[0.0], errors
 
 
+def test_telegraph_and_flagged_hot_pixels_under_a_cosmic_ray_keep_its_charge():
+    # a group of 5: a blinking pixel (spread over 3 darks: the reference flags it) and a 2x2
+    # cluster flagged hot in the DQ, each under a cosmic ray of d0.  Neither may seed a
+    # detection alone, but the cosmic rays over them are found whole: the telegraph pixel is
+    # grown over, the flagged cluster is subtracted by the reference (>= 4 darks).
+    hot = np.zeros(SHAPE, np.float32)
+    hot[150:152, 150:152] = 800.0
+    darks = _group(5, hot, {0: [(60, 60, 1500.0), (150, 150, 1500.0)]}, seed=21)
+    for k, jump in ((1, 250.0), (3, 800.0), (4, 500.0)):
+        darks[k].chips[0].science[60, 60] += jump
+    for d in darks:
+        d.chips[0].dq[150:152, 150:152] = 16                  # ACS hot pixel bit
+    ref = build_reference([rows_of_dark(d) for d in darks])
+    assert ref.chips[0].telegraph[60, 60]
+    assert ref.chips[0].count[150, 150] >= 4                  # flagged, and in the reference
+    catalog, _ = find_cosmic_rays_reference(darks[0], ref)
+    for y, x in ((60, 60), (150, 150)):
+        got = _found_at(catalog, y, x)
+        assert got.size == 1, (y, x, catalog.energy_e)
+        # the telegraph pixel holds the 0.26 of the charge at the spot's centre
+        assert abs(got[0] / 1500.0 - 1) < 0.15, (y, x, got)
+    assert len(catalog) == 2, catalog.energy_e
+    for d in darks[1:]:
+        assert len(find_cosmic_rays_reference(d, ref)[0]) == 0, d.dataset
+    # a group of 3 cannot see a flagged pixel blink: the cluster stays masked
+    small = build_reference([rows_of_dark(d) for d in darks[:3]])
+    catalog, _ = find_cosmic_rays_reference(darks[0], small)
+    assert _found_at(catalog, 150, 150).size == 0
+
+
 def test_reference_round_trips_through_bytes():
     darks = _group(3, _hot_pattern(np.random.default_rng(7)), {0: [(40, 40, 1000.0)]})
     ref = build_reference([rows_of_dark(d) for d in darks], meta={"description": "x"})
