@@ -162,9 +162,11 @@ def catalog_and_summary(dark: Dark, method: str, chips: list[ChipDetection],
             saturated=saturated)
         # attributes, not tuple unpacking: unpacking builds the chip-sized label image
         n, n_merged, chip_notes = labelled.n, labelled.n_merged, labelled.notes
-        core += _core_pixels(chip.mask)
         parts.append(measure_cosmic_rays(labelled, n, chip.image_e,
                                          background_e=chip.background_e, chip_index=ci))
+        # the cores of the cosmic rays kept: O(cosmic rays), not a pass over the frame
+        core += (int(parts[-1].n_core_pixels.sum()) if parts[-1].n_core_pixels is not None
+                 else _core_pixels(chip.mask))
         n_components += int(round(float(np.sum(1.0 / n_merged)))) if n else 0
         searched += searched_pixel_count(chip.bad, count.searched_area)
         notes += [f"chip {dark.chips[ci].name}: {t}" for t in chip_notes]

@@ -30,7 +30,7 @@ def mean_touching_area(pixel_offsets: np.ndarray, pixel_x: np.ndarray, pixel_y: 
     when ``B + s`` meets A dilated by one pixel; the number of such shifts is the discrete
     Minkowski sum ``|dilate(A) + (-B)|``.  Its mean over random pairs of measured
     footprints is estimated from ``n_pairs`` pairs (fixed seed: reproducible), vectorised
-    with ``np.unique`` over (pair, shift) keys.  Footprints above ``max_pixels`` are left
+    with a bitmap per pair (:func:`_distinct`).  Footprints above ``max_pixels`` are left
     out of the sample (rare grazing tracks: they dominate the cost, not the mean).
 
     Parameters
@@ -60,16 +60,13 @@ def mean_touching_area(pixel_offsets: np.ndarray, pixel_x: np.ndarray, pixel_y: 
     starts = pixel_offsets
     px = np.asarray(pixel_x, dtype=np.int64)
     py = np.asarray(pixel_y, dtype=np.int64)
-    span = 8192                                       # > any chip dimension + margins
-    # dilate(A_i), deduplicated: keys (pair, y, x)
+    # dilate(A_i), deduplicated per pair
     ia = _ranges(starts[i], sizes[i])
     pair_a = np.repeat(np.arange(n_pairs, dtype=np.int64), sizes[i])
     d = np.array([(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)], dtype=np.int64)
-    ay = (py[ia][:, None] + d[:, 0] + 2).ravel()
-    ax = (px[ia][:, None] + d[:, 1] + 2).ravel()
-    key = np.unique((np.repeat(pair_a, 9) * span + ay) * span + ax)
-    pair_a, rem = np.divmod(key, span * span)
-    ay, ax = np.divmod(rem, span)
+    ay = (py[ia][:, None] + d[:, 0]).ravel()
+    ax = (px[ia][:, None] + d[:, 1]).ravel()
+    pair_a, ay, ax = _distinct(np.repeat(pair_a, 9), ay, ax)
     # every point of dilate(A_i) minus every pixel of B_j (same pair)
     size_b = sizes[j]
     reps = size_b[pair_a]
@@ -77,10 +74,47 @@ def mean_touching_area(pixel_offsets: np.ndarray, pixel_x: np.ndarray, pixel_y: 
     b_first = np.repeat(starts[j][pair_a], reps)
     k = np.arange(pair.size) - np.repeat(np.cumsum(reps) - reps, reps)
     bidx = b_first + k
-    sy = np.repeat(ay, reps) - py[bidx] + span // 2
-    sx = np.repeat(ax, reps) - px[bidx] + span // 2
-    distinct = np.unique((pair * span + sy) * span + sx).size
-    return distinct / n_pairs
+    sy = np.repeat(ay, reps) - py[bidx]
+    sx = np.repeat(ax, reps) - px[bidx]
+    return _distinct(pair, sy, sx, count_only=True) / n_pairs
+
+
+#: a pair's bounding-box bitmap may hold this many cells per point before the count falls
+#: back to sorting (a long diagonal track has a large, empty box)
+MAX_CELLS_PER_POINT = 8
+
+
+def _distinct(group: np.ndarray, y: np.ndarray, x: np.ndarray, *, count_only: bool = False):
+    """The distinct (group, y, x) points, or their number; ``group`` sorted, every group in
+    ``0..group.max()`` present.
+
+    Each group's points are marked in a bitmap of its bounding box (linear time, no sort);
+    when the boxes are much larger than the points (long diagonal tracks) the points are
+    sorted instead (``np.unique`` of packed keys).
+    """
+    heads = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+    y0, y1 = np.minimum.reduceat(y, heads), np.maximum.reduceat(y, heads)
+    x0, x1 = np.minimum.reduceat(x, heads), np.maximum.reduceat(x, heads)
+    width = x1 - x0 + 1
+    cells = (y1 - y0 + 1) * width
+    total = int(cells.sum())
+    if total > MAX_CELLS_PER_POINT * y.size + 65536:
+        span = int(max(y1.max() - y0.min(), x1.max() - x0.min())) + 1
+        key = np.unique((group * span + (y - y0.min())) * span + (x - x0.min()))
+        if count_only:
+            return int(key.size)
+        g, rem = np.divmod(key, span * span)
+        yy, xx = np.divmod(rem, span)
+        return g, yy + y0.min(), xx + x0.min()
+    offset = np.cumsum(cells) - cells
+    bitmap = np.zeros(total, dtype=bool)
+    bitmap[offset[group] + (y - y0[group]) * width[group] + (x - x0[group])] = True
+    if count_only:
+        return int(np.count_nonzero(bitmap))
+    cell = np.flatnonzero(bitmap)
+    g = np.searchsorted(offset, cell, side="right") - 1
+    local = cell - offset[g]
+    return g, y0[g] + local // width[g], x0[g] + local % width[g]
 
 
 def _ranges(starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:

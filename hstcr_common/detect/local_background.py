@@ -29,6 +29,8 @@ AMPLIFIERS_PER_CHIP = {"acs_wfc": 2, "wfc3_uvis": 2}
 #: side of the boxes (pixels): 4096 pixels give the noise to ~2% per box, and 64 px is far
 #: below the scale of a flash gradient or an amplifier region, far above a cosmic ray
 BACKGROUND_BOX_PX = 64
+#: pixels sampled per box: every SAMPLE_STEP-th in x and y (see :func:`_box_estimates`)
+SAMPLE_STEP = 2
 #: a box with fewer valid pixels than this fraction takes its neighbours' value
 MIN_VALID_FRACTION = 0.25
 #: fraction of a Gaussian below -1 sigma
@@ -75,23 +77,38 @@ def local_background(image_e: np.ndarray, bad: np.ndarray, *, n_amplifiers: int 
 
 
 def _box_estimates(image: np.ndarray, bad: np.ndarray, box: int):
-    """Median and lower-half noise per box, filled and 3x3-median-filtered (nby, nbx)."""
+    """Median and lower-half noise per box, filled and 3x3-median-filtered (nby, nbx).
+
+    Every ``SAMPLE_STEP``-th pixel in x and y is used: 1024 of a 64 x 64 box's pixels give
+    its median to 1.25 / sqrt(1024) = 0.04 noise sigma (~0.2 e-), and the bilinear map
+    between box centres averages ~4 boxes, at a quarter of the cost; the order statistics
+    come from a partition (linear time) wherever a box has no bad pixel, a sort elsewhere.
+    """
     ny, nx = image.shape
+    step = SAMPLE_STEP if box % SAMPLE_STEP == 0 and box >= 16 * SAMPLE_STEP else 1
+    sub = box // step
     nby, nbx = -(-ny // box), -(-nx // box)
     # pad to whole boxes with +inf (sorts last, never counted), bad pixels too
-    padded = np.full((nby * box, nbx * box), np.inf, dtype=np.float32)
-    padded[:ny, :nx] = image
-    padded[:ny, :nx][bad | ~np.isfinite(image)] = np.inf
-    blocks = padded.reshape(nby, box, nbx, box).transpose(0, 2, 1, 3).reshape(
-        nby * nbx, box * box)
+    padded = np.full((nby * sub, nbx * sub), np.inf, dtype=np.float32)
+    sample = image[::step, ::step]
+    sy, sx = sample.shape
+    padded[:sy, :sx] = sample
+    padded[:sy, :sx][bad[::step, ::step] | ~np.isfinite(sample)] = np.inf
+    blocks = padded.reshape(nby, sub, nbx, sub).transpose(0, 2, 1, 3).reshape(
+        nby * nbx, sub * sub)
     n_valid = np.count_nonzero(np.isfinite(blocks), axis=1)
-    blocks = np.sort(blocks, axis=1)
     k_med = np.maximum(n_valid - 1, 0) // 2
     k_lo = np.round(_ONE_SIGMA_BELOW * np.maximum(n_valid - 1, 0)).astype(np.int64)
+    full = n_valid == sub * sub
+    if full.any():
+        kth = (int(k_lo[full][0]), int(k_med[full][0]))
+        blocks[full] = np.partition(blocks[full], kth, axis=1)
+    if not full.all():
+        blocks[~full] = np.sort(blocks[~full], axis=1)
     rows = np.arange(blocks.shape[0])
     med = blocks[rows, k_med].astype(np.float64)
     sig = med - blocks[rows, k_lo]
-    ok = n_valid >= MIN_VALID_FRACTION * box * box
+    ok = n_valid >= MIN_VALID_FRACTION * sub * sub
     if not ok.any():
         valid = np.isfinite(padded)
         fill_l = float(np.median(padded[valid])) if valid.any() else 0.0

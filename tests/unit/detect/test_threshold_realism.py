@@ -142,7 +142,10 @@ def test_local_background_follows_gradient_and_amplifiers():
     # the median of a Poisson + Gaussian sits within ~0.3 e- of its mean here
     assert np.abs(level - truth)[:, 40:-40].max() < 0.8
     assert abs(level[:, nx // 2 - 1].mean() - truth[nx // 2 - 1]) < 0.6     # no smearing
-    assert abs(level[:, nx // 2].mean() - truth[nx // 2]) < 0.6             # across the seam
+    # across the seam: the map is clamped at the first box centre inside the half, 32 px in,
+    # where the gradient has moved 0.375 e-, plus the box medians' sampling noise (~0.2 e-,
+    # SAMPLE_STEP 2); smearing the 3 e- step would put it ~1.5 e- off
+    assert abs(level[:, nx // 2].mean() - truth[nx // 2]) < 0.75
     assert np.median(sigma) == pytest.approx(np.sqrt(16 + truth.mean()), rel=0.08)
 
 
