@@ -85,36 +85,55 @@ MAX_CELLS_PER_POINT = 8
 
 
 def _distinct(group: np.ndarray, y: np.ndarray, x: np.ndarray, *, count_only: bool = False):
-    """The distinct (group, y, x) points, or their number; ``group`` sorted, every group in
-    ``0..group.max()`` present.
+    """The distinct (group, y, x) points (sorted by group), or their number; ``group`` sorted.
 
     Each group's points are marked in a bitmap of its bounding box (linear time, no sort);
-    when the boxes are much larger than the points (long diagonal tracks) the points are
-    sorted instead (``np.unique`` of packed keys).
+    a group whose box is much larger than its points (a long diagonal track) is sorted
+    instead (``np.unique`` of packed keys).
     """
     heads = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+    n_points = np.diff(np.r_[heads, group.size])
     y0, y1 = np.minimum.reduceat(y, heads), np.maximum.reduceat(y, heads)
     x0, x1 = np.minimum.reduceat(x, heads), np.maximum.reduceat(x, heads)
     width = x1 - x0 + 1
     cells = (y1 - y0 + 1) * width
-    total = int(cells.sum())
-    if total > MAX_CELLS_PER_POINT * y.size + 65536:
-        span = int(max(y1.max() - y0.min(), x1.max() - x0.min())) + 1
-        key = np.unique((group * span + (y - y0.min())) * span + (x - x0.min()))
+    sparse = cells > MAX_CELLS_PER_POINT * n_points + 64
+    rank = np.repeat(np.arange(heads.size), n_points)      # the group's position in heads
+    out = []
+    if sparse.any():
+        pick = sparse[rank]
+        g, yy, xx = group[pick], y[pick] - y0[rank[pick]], x[pick] - x0[rank[pick]]
+        span = int(max(yy.max(), xx.max())) + 1
+        key = np.unique((g * span + yy) * span + xx)
         if count_only:
-            return int(key.size)
-        g, rem = np.divmod(key, span * span)
-        yy, xx = np.divmod(rem, span)
-        return g, yy + y0.min(), xx + x0.min()
-    offset = np.cumsum(cells) - cells
-    bitmap = np.zeros(total, dtype=bool)
-    bitmap[offset[group] + (y - y0[group]) * width[group] + (x - x0[group])] = True
+            out.append(int(key.size))
+        else:
+            g, rem = np.divmod(key, span * span)
+            r = np.searchsorted(group[heads], g)
+            out.append((g, rem // span + y0[r], rem % span + x0[r]))
+    if not sparse.all():
+        cells = np.where(sparse, 0, cells)
+        offset = np.cumsum(cells) - cells
+        pick = ~sparse[rank]
+        r = rank[pick]
+        bitmap = np.zeros(int(cells.sum()), dtype=bool)
+        bitmap[offset[r] + (y[pick] - y0[r]) * width[r] + (x[pick] - x0[r])] = True
+        if count_only:
+            out.append(int(np.count_nonzero(bitmap)))
+        else:
+            cell = np.flatnonzero(bitmap)
+            r = np.searchsorted(offset, cell, side="right") - 1
+            # (a group with no cells shares its offset with the next: searchsorted "right"
+            # lands on the last of equal offsets, which is the one that has cells)
+            local = cell - offset[r]
+            out.append((group[heads][r], y0[r] + local // width[r], x0[r] + local % width[r]))
     if count_only:
-        return int(np.count_nonzero(bitmap))
-    cell = np.flatnonzero(bitmap)
-    g = np.searchsorted(offset, cell, side="right") - 1
-    local = cell - offset[g]
-    return g, y0[g] + local // width[g], x0[g] + local % width[g]
+        return sum(out)
+    if len(out) == 1:
+        return out[0]
+    g, yy, xx = (np.concatenate(parts) for parts in zip(*out))
+    order = np.argsort(g, kind="stable")
+    return g[order], yy[order], xx[order]
 
 
 def _ranges(starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
