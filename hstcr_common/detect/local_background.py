@@ -64,16 +64,38 @@ def local_background(image_e: np.ndarray, bad: np.ndarray, *, n_amplifiers: int 
     -------
     level_e, sigma_e : ndarray of float32, (ny, nx)
     """
-    ny, nx = image_e.shape
-    level = np.empty((ny, nx), dtype=np.float32)
-    sigma = np.empty((ny, nx), dtype=np.float32)
-    edges = np.linspace(0, nx, max(1, int(n_amplifiers)) + 1).round().astype(int)
-    for x0, x1 in zip(edges[:-1], edges[1:]):
-        lv, sg = _box_estimates(image_e[:, x0:x1], bad[:, x0:x1], box)
-        level[:, x0:x1] = _interpolate(lv, (ny, x1 - x0), box)
-        sigma[:, x0:x1] = _interpolate(sg, (ny, x1 - x0), box)
+    grids = background_grids(image_e, bad, n_amplifiers=n_amplifiers, box=box)
+    level = expand_grids(grids, image_e.shape, box=box)
+    sigma = expand_grids(grids, image_e.shape, box=box, which="sigma")
     np.maximum(sigma, np.float32(sigma_floor_e), out=sigma)
     return level, sigma
+
+
+def background_grids(image_e: np.ndarray, bad: np.ndarray, *, n_amplifiers: int = 1,
+                     box: int = BACKGROUND_BOX_PX) -> list[dict]:
+    """The box estimates behind :func:`local_background`, per amplifier region: a list of
+    ``{"x0", "x1", "level", "sigma"}`` (grids of (ny / box, width / box) boxes, e-) -- a few
+    kB per chip, what a group reference stores instead of a frame-sized map."""
+    nx = image_e.shape[1]
+    edges = np.linspace(0, nx, max(1, int(n_amplifiers)) + 1).round().astype(int)
+    out = []
+    for x0, x1 in zip(edges[:-1], edges[1:]):
+        lv, sg = _box_estimates(image_e[:, x0:x1], bad[:, x0:x1], box)
+        out.append({"x0": int(x0), "x1": int(x1), "level": np.asarray(lv, np.float32),
+                    "sigma": np.asarray(sg, np.float32)})
+    return out
+
+
+def expand_grids(grids: list[dict], shape: tuple[int, int], *, box: int = BACKGROUND_BOX_PX,
+                 which: str = "level") -> np.ndarray:
+    """The frame-sized map (float32, e-) of :func:`background_grids`: bilinear between box
+    centres, each amplifier region on its own."""
+    ny, nx = shape
+    out = np.empty((ny, nx), dtype=np.float32)
+    for g in grids:
+        x0, x1 = g["x0"], g["x1"]
+        out[:, x0:x1] = _interpolate(g[which], (ny, x1 - x0), box)
+    return out
 
 
 def _box_estimates(image: np.ndarray, bad: np.ndarray, box: int):

@@ -46,7 +46,7 @@ from ..measure import EIGHT, robust_background
 from ..model import AutoParams, CosmicRayCatalog, Dark, DetectionSummary, HstcrError
 from .catalogue import ChipDetection, catalog_and_summary
 from .dq import bad_pixel_mask
-from .local_background import amplifiers_per_chip, local_background
+from .local_background import amplifiers_per_chip, background_grids, expand_grids
 from .strips import DarkRows
 from .threshold import find_spikes
 
@@ -76,6 +76,10 @@ class ChipReference:
     telegraph : ndarray of bool (ny, nx)
     segments : list of (int, int)
         Amplifier column ranges; each dark has a level per range.
+    smooth : list of dict, optional
+        The smooth map of the group's mean (:func:`.local_background.background_grids`:
+        box grids per amplifier region); None for a reference stored before it existed
+        (then computed when searching).
     """
 
     name: str
@@ -84,6 +88,18 @@ class ChipReference:
     accepted: np.ndarray
     telegraph: np.ndarray
     segments: list[tuple[int, int]]
+    smooth: list | None = None
+
+    def smooth_map(self, n_amplifiers: int = 1) -> np.ndarray:
+        """The smooth map of the group's mean (e-, float32, frame-sized)."""
+        if self.smooth is None:
+            self.smooth = background_grids(self.mean_e(), self.count == 0,
+                                           n_amplifiers=n_amplifiers)
+        return expand_grids(self.smooth, self.shape)
+
+    def mean_e(self) -> np.ndarray:
+        """Mean of the accepted darks (e-, levels removed; 0 where none was)."""
+        return self.total_e / np.maximum(self.count, 1).astype(np.float32)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -124,13 +140,18 @@ class GroupReference:
         """An ``.npz`` holding everything (uncompressed: the sums do not compress)."""
         head = {"members": self.members, "levels": self.levels, "detector": self.detector,
                 "center": self.center, "meta": self.meta,
-                "chips": [{"name": c.name, "segments": c.segments} for c in self.chips]}
+                "chips": [{"name": c.name, "segments": c.segments,
+                           "smooth": None if c.smooth is None else
+                           [{"x0": g["x0"], "x1": g["x1"]} for g in c.smooth]}
+                          for c in self.chips]}
         arrays = {"head": np.frombuffer(json.dumps(head).encode(), dtype=np.uint8)}
         for i, c in enumerate(self.chips):
             arrays[f"total_{i}"] = c.total_e
             arrays[f"count_{i}"] = c.count
             arrays[f"accepted_{i}"] = c.accepted
             arrays[f"telegraph_{i}"] = np.packbits(c.telegraph, axis=-1)
+            for a, g in enumerate(c.smooth or []):
+                arrays[f"smooth_{i}_{a}"] = g["level"]
         buf = io.BytesIO()
         np.savez(buf, **arrays)
         return buf.getvalue()
@@ -142,11 +163,14 @@ class GroupReference:
             chips = []
             for i, c in enumerate(head["chips"]):
                 total = z[f"total_{i}"]
+                smooth = c.get("smooth")
+                if smooth is not None:
+                    smooth = [{**g, "level": z[f"smooth_{i}_{a}"]} for a, g in enumerate(smooth)]
                 chips.append(ChipReference(
                     c["name"], total, z[f"count_{i}"], z[f"accepted_{i}"],
                     np.unpackbits(z[f"telegraph_{i}"], axis=-1,
                                   count=total.shape[1]).astype(bool),
-                    [tuple(s) for s in c["segments"]]))
+                    [tuple(s) for s in c["segments"]], smooth))
         return cls(head["members"], head["levels"], chips, head["detector"], head["center"],
                    head["meta"])
 
@@ -278,8 +302,10 @@ def build_reference(darks: Sequence[DarkRows], params: AutoParams | None = None,
             total[r0:r1], count[r0:r1], telegraph[r0:r1] = s, c, t
             accepted[:, r0:r1] = np.packbits(a, axis=-1)
             del data, bad, a
-        chips.append(ChipReference(chip0.name, total, count, accepted, telegraph,
-                                   [(s.start, s.stop) for s in segments]))
+        chip_ref = ChipReference(chip0.name, total, count, accepted, telegraph,
+                                 [(s.start, s.stop) for s in segments])
+        chip_ref.smooth_map(amplifiers_per_chip(darks[0].detector))   # stored with it
+        chips.append(chip_ref)
     return GroupReference([d.dataset for d in darks], levels, chips, darks[0].detector.id,
                           "lower median" if k > 3 else "minimum", dict(meta or {}))
 
@@ -314,8 +340,7 @@ def reference_residual(science_e: np.ndarray, ref: ChipReference, member: int,
                  + np.maximum(reference, 0.0))
     ref_var = pixel_var / np.maximum(n_other, 1).astype(np.float32)
     if significance > 0:
-        mean_all = ref.total_e / np.maximum(ref.count, 1).astype(np.float32)
-        smooth, _ = local_background(mean_all, ref.count == 0, n_amplifiers=n_amplifiers)
+        smooth = ref.smooth_map(n_amplifiers)
         flat = (np.abs(reference - smooth) <= significance * np.sqrt(ref_var)) & (n_other > 0)
         # a telegraph pixel's mean mixes its states and can swallow half a cosmic ray's
         # core (-31% on a 1500 e- one in the tests); no state of it is known for this dark,
