@@ -36,8 +36,8 @@ def chip_background(chip: Chip, detector: Detector,
 def _energy_offset(chip: Chip, level: np.ndarray, sigma_e: float, exclude: np.ndarray,
                    components=None) -> float:
     """Mean of ``science - level`` away from detections: the energies' correction (e-)."""
-    residual = chip.science - level
-    return background_mean(residual, exclude, 0.0, sigma_e, exclude_components=components)
+    return background_mean(chip.science, exclude, 0.0, sigma_e, exclude_components=components,
+                           subtract=level)
 
 
 def threshold_chip(chip: Chip, detector: Detector, params: ThresholdParams) -> ChipDetection:

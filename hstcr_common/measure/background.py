@@ -73,7 +73,8 @@ def robust_background(image_e: np.ndarray, valid: np.ndarray | None = None,
 def background_mean(image_e: np.ndarray, exclude: np.ndarray, level_e: float, sigma_e: float,
                     *, margin: int = 1, clip_sigma: float = 4.0,
                     sample: int = 50_000,
-                    exclude_components: tuple[np.ndarray, np.ndarray] | None = None) -> float:
+                    exclude_components: tuple[np.ndarray, np.ndarray] | None = None,
+                    subtract: np.ndarray | None = None) -> float:
     """Mean background (e-) away from cosmic rays: the level to subtract from their pixels.
 
     The median of :func:`robust_background` is the right centre for thresholds but not for
@@ -101,6 +102,9 @@ def background_mean(image_e: np.ndarray, exclude: np.ndarray, level_e: float, si
     exclude_components : (ndarray of int, ndarray of bool), optional
         ``(label_image, keep)``: also exclude pixels whose component is kept (a detection
         given as components rather than a mask; see ``detect_threshold``).
+    subtract : ndarray, (ny, nx), optional
+        A background map taken off ``image_e`` at the sampled pixels only (no frame-sized
+        residual is built).
 
     Returns
     -------
@@ -123,6 +127,8 @@ def background_mean(image_e: np.ndarray, exclude: np.ndarray, level_e: float, si
             if lab is not None:
                 near |= keep[lab[q]]
     values = image_e.ravel()[idx[~near]].astype(np.float64)
+    if subtract is not None:
+        values -= subtract.ravel()[idx[~near]]
     values = values[np.abs(values - level_e) <= clip_sigma * sigma_e]
     if values.size < 100:
         return float(level_e)
