@@ -401,10 +401,12 @@ def main(argv=None) -> None:
                         help="darks per case searched by astroscrappy (0: none)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--generate-only", action="store_true")
+    parser.add_argument("--seed", type=int, default=1300,
+                        help="seed of the first sample (each detector and case its own)")
     args = parser.parse_args(argv)
     out = Path(args.out)
     t_start = time.perf_counter()
-    rows = write_condition_samples(out, args.detectors, n_darks=args.n,
+    rows = write_condition_samples(out, args.detectors, n_darks=args.n, seed=args.seed,
                                    shapes=None if args.full_frames else QUICK_SHAPES)
     out.mkdir(parents=True, exist_ok=True)
     tag = "-".join(args.detectors)       # two runs with other detectors can share ``out``
