@@ -47,7 +47,8 @@ def _with_rootname(data: bytes, rootname: str) -> bytes:
 class Throttle:
     """Answers some S3 requests in the moto server with 503 SlowDown.
 
-    * every ``get_every``-th GET of an object in ``read_bucket`` (botocore retries it);
+    * every ``get_every``-th GET of an object in ``read_bucket`` (botocore retries it), never
+      more than twice in a row for one key;
     * the first ``put_streak`` attempts of each of the first ``put_files`` part uploads of lake
       Parquet files: a throttling streak the AWS SDK inside pyarrow must ride out.
 
@@ -59,6 +60,7 @@ class Throttle:
                  put_streak: int = 3):
         self.read_bucket, self.lake_prefix = read_bucket, lake_prefix
         self.get_every, self.put_files, self.put_streak = get_every, put_files, put_streak
+        self.max_streak = 2
         self.gets = 0
         self.injected = {"get": 0, "put": 0}
         self.recovered = {"get": 0, "put": 0}
@@ -80,6 +82,12 @@ class Throttle:
     def _should_fail(self, method: str, path: str) -> bool:
         if method == "GET" and path.startswith(self.read_bucket + "/") and "?" not in path:
             self.gets += 1
+            # S3 throttles a request rate: a request retried after its backoff meets a lower
+            # one.  A plain every-n-th counter can starve one request in lockstep with n - 1
+            # others (seen once: 6 refusals in a row, botocore's whole budget), so a key
+            # refused twice in a row is served on its next try.
+            if self._pending.get(("get", path), 0) >= self.max_streak:
+                return False
             if self.gets % self.get_every == 0:
                 self.injected["get"] += 1
                 return True
