@@ -120,14 +120,6 @@ def _coincidence_estimate(catalog: CosmicRayCatalog, parts: list[CosmicRayCatalo
                       f"n_cr_corrected = max(n_cr, model)")
 
 
-def _core_pixels(mask) -> int:
-    """Pixels of a detection (mask, or kept components), before any halo ring."""
-    if isinstance(mask, tuple):
-        label_image, keep = mask
-        return int(np.bincount(label_image.ravel(), minlength=keep.size)[keep].sum())
-    return int(np.count_nonzero(mask))
-
-
 def catalog_and_summary(dark: Dark, method: str, chips: list[ChipDetection],
                         label: LabelParams, count: CountParams, recorded: dict,
                         notes: list[str]) -> tuple[CosmicRayCatalog, DetectionSummary]:
@@ -165,8 +157,7 @@ def catalog_and_summary(dark: Dark, method: str, chips: list[ChipDetection],
         parts.append(measure_cosmic_rays(labelled, n, chip.image_e,
                                          background_e=chip.background_e, chip_index=ci))
         # the cores of the cosmic rays kept: O(cosmic rays), not a pass over the frame
-        core += (int(parts[-1].n_core_pixels.sum()) if parts[-1].n_core_pixels is not None
-                 else _core_pixels(chip.mask))
+        core += int(parts[-1].n_core_pixels.sum())
         n_components += int(round(float(np.sum(1.0 / n_merged)))) if n else 0
         searched += searched_pixel_count(chip.bad, count.searched_area)
         notes += [f"chip {dark.chips[ci].name}: {t}" for t in chip_notes]

@@ -67,10 +67,8 @@ def bad_pixel_mask(chip: Chip, detector: Detector, *, search_hot: bool = False) 
     """Pixels never searched: any of ``detector.bad_bits`` other than the saturation bits
     (:func:`saturation_bits`) set -- and other than the hot-pixel bits
     (:func:`hot_pixel_bits`) with ``search_hot`` -- or a non-finite value."""
-    bits = detector.bad_mask_bits & ~saturation_bits(detector)
-    if search_hot:
-        bits &= ~hot_pixel_bits(detector)
-    bad = dq_has(chip.dq, bits)
+    bits = reference_bad_bits(detector) if search_hot else int(detector.bad_mask_bits)
+    bad = dq_has(chip.dq, bits & ~saturation_bits(detector))
     if not np.isfinite(np.sum(chip.science, dtype=np.float64)):   # one cheap pass first
         bad |= ~np.isfinite(chip.science)
     return bad

@@ -12,8 +12,8 @@ in two steps that each hold about one dark in memory, whatever the group's size:
    dark, so all are in ``S``; a cosmic ray is in one dark and is clipped, so two cosmic
    rays in the same pixel of two darks of >= 3 cannot move it.  A pixel whose spread between
    the darks (MAD x 1.4826) exceeds ``telegraph_sigma`` noise sigmas blinks (random
-   telegraph) and is not searched (groups of >= 4: with 2 or 3 darks a blink and
-   cosmic rays in the same pixel look alike).
+   telegraph): it never seeds a cosmic ray, only joins one grown from beside it (groups
+   of >= 4: with 2 or 3 darks a blink and cosmic rays in the same pixel look alike).
 2. :func:`find_cosmic_rays_reference` searches one dark against the mean of the *other*
    accepted darks, ``(S - x_i) / (C - 1)`` where the dark's own value was accepted, else
    ``S / C``: leaving the dark out keeps its own faint cosmic-ray halo (below the clip) out
@@ -90,12 +90,16 @@ class ChipReference:
     segments: list[tuple[int, int]]
     smooth: list | None = None
 
-    def smooth_map(self, n_amplifiers: int = 1) -> np.ndarray:
-        """The smooth map of the group's mean (e-, float32, frame-sized)."""
+    def smooth_grids(self, n_amplifiers: int = 1) -> list:
+        """:attr:`smooth`, computed from the group's mean the first time it is asked for."""
         if self.smooth is None:
             self.smooth = background_grids(self.mean_e(), self.count == 0,
                                            n_amplifiers=n_amplifiers)
-        return expand_grids(self.smooth, self.shape)
+        return self.smooth
+
+    def smooth_map(self, n_amplifiers: int = 1) -> np.ndarray:
+        """The smooth map of the group's mean (e-, float32, frame-sized)."""
+        return expand_grids(self.smooth_grids(n_amplifiers), self.shape)
 
     def mean_e(self) -> np.ndarray:
         """Mean of the accepted darks (e-, levels removed; 0 where none was)."""
@@ -304,7 +308,7 @@ def build_reference(darks: Sequence[DarkRows], params: AutoParams | None = None,
             del data, bad, a
         chip_ref = ChipReference(chip0.name, total, count, accepted, telegraph,
                                  [(s.start, s.stop) for s in segments])
-        chip_ref.smooth_map(amplifiers_per_chip(darks[0].detector))   # stored with it
+        chip_ref.smooth_grids(amplifiers_per_chip(darks[0].detector))   # stored with it
         chips.append(chip_ref)
     return GroupReference([d.dataset for d in darks], levels, chips, darks[0].detector.id,
                           "lower median" if k > 3 else "minimum", dict(meta or {}))
@@ -320,8 +324,8 @@ def reference_residual(science_e: np.ndarray, ref: ChipReference, member: int,
     The reference is the mean of the other accepted darks (module docstring) where that mean
     departs from its smooth map by more than ``significance`` of its own noise (a hot, warm
     or cold pixel, a CTE tail), else the smooth map
-    (:func:`.local_background.local_background` of the group's mean: flash gradient and
-    amplifier steps, no per-pixel noise); where no other dark was accepted the residual is
+    (:func:`.local_background.background_grids` of the group's mean, stored with the
+    reference: flash gradient and amplifier steps, no per-pixel noise); where no other dark was accepted the residual is
     0.  A telegraph pixel gets the smooth map (its mean mixes its states).  With 2 other darks
     the per-pixel mean carries half a dark's noise variance, which
     every footprint pixel would otherwise add to the energy (late-mission ACS/HRC group of
@@ -384,13 +388,12 @@ def _detect_chip(chip, det, ref: ChipReference, member: int, levels: list[float]
     # ray crossing one (completeness 0.987 -> 0.996 on late-mission ACS/HRC groups of 5).
     search_hot = ref.accepted.shape[0] >= MIN_DARKS_TELEGRAPH
     bad = bad_pixel_mask(chip, det, search_hot=search_hot)
-    unsure = ref.telegraph
     typical = float(np.median(sigma[::7, ::7]))
     spikes = find_spikes(residual, bad, typical, min_sigma=p.seed_sigma,
                          neighbour_fraction=p.hot_neighbour_fraction,
                          neighbour_sigma=p.hot_neighbour_sigma)
     significance = np.divide(residual, sigma, out=sigma)          # sigma is not needed again
-    seeds = (significance > p.seed_sigma) & ~bad & ~spikes & ~unsure
+    seeds = (significance > p.seed_sigma) & ~bad & ~spikes & ~ref.telegraph
     n_spikes = int(np.count_nonzero(spikes & (significance > p.seed_sigma)))
     grow = (significance > p.grow_sigma) & ~bad & ~spikes
     grow |= seeds
@@ -405,8 +408,7 @@ def _detect_chip(chip, det, ref: ChipReference, member: int, levels: list[float]
         mask=(labels, keep), image_e=chip.science, background_e=(background, 0.0),
         noise_e=typical, bad=bad | spikes,
         notes=[f"reference: levels {', '.join(f'{v:.2f}' for v in levels)} e-, typical noise "
-               f"{typical:.2f} e-, {int(ref.telegraph.sum())} telegraph pixels "
-               f"({int(np.count_nonzero(unsure))} pixels in all) never seeds, "
+               f"{typical:.2f} e-, {int(ref.telegraph.sum())} telegraph pixels never seeds, "
                f"{n_spikes} single-pixel changes (new hot or telegraph pixels) rejected"])
 
 

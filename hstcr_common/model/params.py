@@ -354,7 +354,8 @@ class ReferenceParams(_Params):
         cosmic ray in that dark) (> 0).
     telegraph_sigma : float
         A pixel whose spread between the darks (MAD x 1.4826) exceeds this many noise sigmas
-        is a telegraph pixel and is not searched (> 0; groups of >= 4 darks).
+        is a telegraph pixel: it never seeds a cosmic ray, only joins one grown from beside it
+        (> 0; groups of >= 4 darks).
     strip_rows : int
         Rows read at a time from every dark while building the reference (>= 0; 0: as many
         as fit 32 MB of the group's float32 rows).  Does not change the result.
