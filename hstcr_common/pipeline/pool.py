@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import time
 from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -144,6 +145,17 @@ class RecyclingPool(ProcessPoolExecutor):
         if len(self._processes) < self._max_workers:
             self._spawn_process()
 
+    def _spawn_process(self):
+        # A worker ignores Ctrl-C from its initializer on (_watch_parent); one still starting
+        # its interpreter when the terminal's SIGINT reaches the process group would die
+        # with a KeyboardInterrupt traceback.  It inherits the spawning thread's signal mask,
+        # so it starts with SIGINT blocked; the parent's other threads still take Ctrl-C.
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            super()._spawn_process()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+
 
 def _watch_parent(parent_pid: int) -> None:
     """Worker initializer: leave Ctrl-C to the parent, and exit when the parent is gone.
@@ -156,6 +168,8 @@ def _watch_parent(parent_pid: int) -> None:
     import threading
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C for the run
+    # spawned with SIGINT blocked (RecyclingPool._spawn_process): a pending one is dropped
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
     def watch():
         while os.getppid() == parent_pid:
