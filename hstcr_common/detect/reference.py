@@ -48,6 +48,7 @@ from .catalogue import ChipDetection, catalog_and_summary
 from .dq import bad_pixel_mask
 from .local_background import amplifiers_per_chip, background_grids, expand_grids
 from .strips import DarkRows
+from .hotpixels import trail_allowance, trail_direction, trail_profile
 from .threshold import find_spikes
 
 #: fewest darks whose spread tells a blinking (telegraph) pixel from cosmic rays
@@ -392,8 +393,10 @@ def _detect_chip(chip, det, ref: ChipReference, member: int, levels: list[float]
     spikes = find_spikes(residual, bad, typical, min_sigma=p.seed_sigma,
                          neighbour_fraction=p.hot_neighbour_fraction,
                          neighbour_sigma=p.hot_neighbour_sigma)
+    trail_idx, blocked = _spike_trails(residual, bad, spikes, sigma, typical, p.seed_sigma)
     significance = np.divide(residual, sigma, out=sigma)          # sigma is not needed again
     seeds = (significance > p.seed_sigma) & ~bad & ~spikes & ~ref.telegraph
+    seeds.ravel()[trail_idx[blocked]] = False
     n_spikes = int(np.count_nonzero(spikes & (significance > p.seed_sigma)))
     grow = (significance > p.grow_sigma) & ~bad & ~spikes
     grow |= seeds
@@ -409,7 +412,27 @@ def _detect_chip(chip, det, ref: ChipReference, member: int, levels: list[float]
         noise_e=typical, bad=bad | spikes,
         notes=[f"reference: levels {', '.join(f'{v:.2f}' for v in levels)} e-, typical noise "
                f"{typical:.2f} e-, {int(ref.telegraph.sum())} telegraph pixels never seeds, "
-               f"{n_spikes} single-pixel changes (new hot or telegraph pixels) rejected"])
+               f"{n_spikes} single-pixel changes (new hot or telegraph pixels) rejected, "
+               f"{int(np.count_nonzero(blocked))} pixels of their CTE trails kept from "
+               "seeding"])
+
+
+def _spike_trails(residual: np.ndarray, bad: np.ndarray, spikes: np.ndarray,
+                  sigma: np.ndarray, typical: float, seed_sigma: float):
+    """The pixels behind rejected spikes that may not seed: within their spike's expected CTE
+    trail plus ``seed_sigma`` of their noise (:func:`~.hotpixels.trail_allowance`).
+
+    Returns the trailing pixels (flat indices) and which of them are blocked.
+    """
+    spike_idx = np.flatnonzero(spikes)
+    direction = trail_direction(residual, bad, spike_idx, 0.0, typical)
+    if direction == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool)
+    profile = trail_profile(residual, bad, spike_idx, direction)
+    idx, allowance = trail_allowance(residual.shape, spike_idx, residual.ravel()[spike_idx],
+                                     direction, profile)
+    blocked = residual.ravel()[idx] - allowance <= seed_sigma * sigma.ravel()[idx]
+    return idx, blocked
 
 
 def find_cosmic_rays_reference(dark: Dark, reference: GroupReference,

@@ -111,6 +111,33 @@ def test_telegraph_pixel_high_in_one_dark_is_not_a_cosmic_ray():
         assert len(catalog) == 0, (d.dataset, catalog.energy_e)
 
 
+def test_cte_trails_of_pixels_blinking_up_in_one_dark_are_not_cosmic_rays():
+    # Late-mission darks: bright hot pixels high in one dark of a group of 3 (too few darks to
+    # flag telegraph pixels) are rejected as spikes, but their CTE trails -- 2-3 pixels of a
+    # few percent of them each -- stood above the seed threshold and became 4-5 pixel
+    # "cosmic rays" (93% of the detections on STIS/WFPC2 darks with no cosmic rays).
+    from hstcr_common.synthetic.readout import cte_trails
+
+    rng = np.random.default_rng(11)
+    darks = _group(3, np.zeros(SHAPE, np.float32), {}, seed=12)
+    jump = np.zeros(SHAPE, np.float32)
+    cells = np.arange(8, SHAPE[0] - 24, 30)                    # 8 x 8 apart: no pairs
+    ys = (cells[:, None] + rng.integers(0, 12, (cells.size, cells.size))).ravel()
+    xs = (cells[None, :] + rng.integers(0, 12, (cells.size, cells.size))).ravel()
+    jump[ys, xs] = rng.uniform(2000, 8000, ys.size)
+    # a cosmic ray landing 2 rows behind a blinking pixel is still found, with its energy
+    cr = (int(ys[0]) + 4, int(xs[0]), 1500.0)
+    science = darks[0].chips[0].science
+    science += cte_trails(jump, 0.12, 2.0, register="bottom")   # trails towards larger y
+    _cosmic_ray(science, *cr)
+    ref = build_reference([rows_of_dark(d) for d in darks])
+    catalog, summary = find_cosmic_rays_reference(darks[0], ref)
+    got = _found_at(catalog, cr[0], cr[1])
+    assert got.size == 1 and abs(got[0] / cr[2] - 1) < 0.05, got
+    assert len(catalog) == 1, (catalog.y_centroid, catalog.energy_e)
+    assert any("CTE trails kept from seeding" in n for n in summary.notes), summary.notes
+
+
 def test_two_darks_use_the_minimum_and_still_find_each_cosmic_ray():
     hot = _hot_pattern(np.random.default_rng(5))
     darks = _group(2, hot, {0: [(80, 80, 1200.0)], 1: [(150, 90, 900.0)]}, seed=6)
