@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..measure import label_cosmic_rays, measure_cosmic_rays
+from ..measure import label_cosmic_rays, measure_cosmic_rays, spill_correction
 from ..model import CosmicRayCatalog, CountParams, Dark, DetectionSummary, HstcrError
 from ..model import LabelParams, SEARCHED_AREA_RULES
 from ..measure import NEIGHBOURS_8
@@ -142,6 +142,7 @@ def catalog_and_summary(dark: Dark, method: str, chips: list[ChipDetection],
     for ci, chip in enumerate(chips):
         notes += [f"chip {dark.chips[ci].name}: {t}" for t in chip.notes]
     n_components = searched = core = 0
+    summed = spilled = 0.0
     for ci, chip in enumerate(chips):
         # a mask, or (label_image, keep) components from the threshold hysteresis
         comps = chip.mask if isinstance(chip.mask, tuple) else None
@@ -156,6 +157,15 @@ def catalog_and_summary(dark: Dark, method: str, chips: list[ChipDetection],
         n, n_merged, chip_notes = labelled.n, labelled.n_merged, labelled.notes
         parts.append(measure_cosmic_rays(labelled, n, chip.image_e,
                                          background_e=chip.background_e, chip_index=ci))
+        if label.spill_correction and n:
+            added, fit = spill_correction(labelled.idx, labelled.pixel_label, labelled.is_core,
+                                          n, chip.image_e, chip.background_e, bad=chip.bad,
+                                          n_merged=labelled.n_merged,
+                                          saturated=labelled.saturated)
+            summed += float(parts[-1].energy_e.sum())
+            spilled += float(added.sum())
+            parts[-1].energy_e = (parts[-1].energy_e + added).astype(np.float32)
+            notes.append(f"chip {dark.chips[ci].name}: {fit.note()}")
         # the cores of the cosmic rays kept: O(cosmic rays), not a pass over the frame
         core += int(parts[-1].n_core_pixels.sum())
         n_components += int(round(float(np.sum(1.0 / n_merged)))) if n else 0
@@ -174,5 +184,6 @@ def catalog_and_summary(dark: Dark, method: str, chips: list[ChipDetection],
         method=method, params=recorded, n_cr=n_cr, n_cr_split=n_cr - n_components,
         n_cr_corrected=n_corrected, searched_pixels=searched,
         searched_area_cm2=searched * dark.detector.pixel_area_cm2, notes=notes,
-        occupancy=core / searched if searched else float("nan"), n_saturated=n_saturated)
+        occupancy=core / searched if searched else float("nan"), n_saturated=n_saturated,
+        spill_fraction=spilled / summed if summed > 0 else float("nan"))
     return catalog, summary

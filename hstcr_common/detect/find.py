@@ -22,7 +22,10 @@ and counted (:mod:`.catalogue`).  The halo: a ``halo_radius``-pixel ring of free
 (4-connected) neighbours around its pixels above ``halo_source_sigma``
 (:func:`hstcr_common.measure.add_halo`), so the faint diffusion halo below the grow threshold
 is not left out of its energy (the ring adds zero-mean noise, not bias).  Without it energies
-come out ~1.5% low.  The background removed from the energies is the chip's *mean* away from
+come out ~1.5% low.  What the edge still spills into the free pixels around the footprint is
+added from a fit over the chip's isolated cosmic rays (:func:`hstcr_common.measure.spill_correction`:
+~0.4% of the charge, more for compact hits and behind them on CTE-trailed chips).  The
+background removed from the energies is the chip's *mean* away from
 detections (:func:`hstcr_common.measure.background_mean`), not the median used for the
 thresholds, which sits a few tenths of an electron high (Poisson skew, faint cosmic-ray
 charge) and made energies ~0.4% low.  On the synthetic truth (Fano-noise charge) the median

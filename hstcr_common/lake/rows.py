@@ -351,6 +351,7 @@ def exposures_table(dark, summary: DetectionSummary, timing, track=None, track_n
         "n_cr_corrected": float(summary.n_cr_corrected),
         "occupancy": _finite_or_none(summary.occupancy),
         "n_saturated": int(summary.n_saturated),
+        "energy_spill_fraction": _finite_or_none(summary.spill_fraction),
         "searched_pixels": int(summary.searched_pixels),
         "searched_area_cm2": area,
         "rate_cr_s_cm2": rate,

@@ -24,6 +24,8 @@ _EXPORTS = {
     "pointer_jump": "split",
     "robust_background": "background",
     "split_components": "split",
+    "spill_correction": "spill",
+    "SpillFit": "spill",
 }
 
 __getattr__, __dir__, __all__ = attach(__name__, _EXPORTS)

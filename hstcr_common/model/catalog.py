@@ -154,6 +154,10 @@ class DetectionSummary:
         coincidence correction (NaN when not computed).
     n_saturated : int
         Cosmic rays holding a saturated pixel (their energy is a lower bound).
+    spill_fraction : float
+        Charge added to the energies for what the footprints' edges spill into the free
+        pixels around them, over the summed footprint charge
+        (:func:`hstcr_common.measure.spill_correction`; NaN when not applied).
     """
 
     method: str
@@ -168,3 +172,4 @@ class DetectionSummary:
     group_size: int = 1
     occupancy: float = float("nan")
     n_saturated: int = 0
+    spill_fraction: float = float("nan")

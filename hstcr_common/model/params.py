@@ -185,6 +185,12 @@ class LabelParams(_Params):
         Neighbours a ring reaches.  4: the side neighbours, which hold most of the diffused
         charge; the diagonal ones add more noise than charge (median energy error on the
         synthetic truth: STIS 2.14% -> 2.00%, WFPC2 2.39% -> 2.22%, ACS/WFC 1.53% -> 1.42%).
+    spill_correction : bool
+        Add to each energy the charge its edge pixels spill into the free pixels around the
+        footprint, with the spill per side neighbour fitted on the chip's isolated cosmic
+        rays (:func:`hstcr_common.measure.spill_correction`).  Off, energies are the sums
+        of the footprint pixels (``pixels.e``), a few tenths of a percent low in the median
+        and ~5% low for compact cosmic rays.
     """
 
     split: bool = True
@@ -194,6 +200,7 @@ class LabelParams(_Params):
     halo_radius: int = 1
     halo_source_sigma: float = 10.0
     halo_connectivity: int = 4
+    spill_correction: bool = True
 
     def _validate(self) -> None:
         _check(self.min_pixels >= 1, "min_pixels", ">= 1", self.min_pixels)

@@ -22,11 +22,15 @@ RN = 4.0
 LEVEL = 20.0
 
 
-def _cosmic_ray(image, y, x, energy):
-    """A diffused cosmic ray: a Gaussian spot of sigma 0.7 px (charge in the neighbours)."""
-    yy, xx = np.mgrid[-2:3, -2:3]
+def _cosmic_ray(image, y, x, energy, wing_share=0.0):
+    """A diffused cosmic ray: a Gaussian spot of sigma 0.7 px (charge in the neighbours),
+    with ``wing_share`` of it in a wide wing of sigma 2 px (the field-free region)."""
+    r = 2 if wing_share == 0 else 5
+    yy, xx = np.mgrid[-r:r + 1, -r:r + 1]
     spot = np.exp(-(yy ** 2 + xx ** 2) / (2 * 0.7 ** 2))
-    image[y - 2:y + 3, x - 2:x + 3] += energy * spot / spot.sum()
+    wing = np.exp(-(yy ** 2 + xx ** 2) / (2 * 2.0 ** 2))
+    spot = (1 - wing_share) * spot / spot.sum() + wing_share * wing / wing.sum()
+    image[y - r:y + r + 1, x - r:x + r + 1] += energy * spot
 
 
 def _hot_pattern(rng):
@@ -49,14 +53,14 @@ def _dark(name, science, dq=None):
                 expend_mjd=58849.01, exptime_s=1000.0, ccdamp="A")
 
 
-def _group(n, hot, crs, seed=0):
+def _group(n, hot, crs, seed=0, wing_share=0.0):
     """n darks: noise + level + the shared hot pattern; crs: {dark: [(y, x, energy)]}."""
     rng = np.random.default_rng(seed)
     darks = []
     for k in range(n):
         image = rng.poisson(LEVEL + hot).astype(np.float32) + rng.normal(0, RN, SHAPE)
         for y, x, e in crs.get(k, []):
-            _cosmic_ray(image, y, x, e)
+            _cosmic_ray(image, y, x, e, wing_share)
         darks.append(_dark(f"d{k}", image))
     return darks
 
@@ -136,6 +140,52 @@ def test_cte_trails_of_pixels_blinking_up_in_one_dark_are_not_cosmic_rays():
     assert got.size == 1 and abs(got[0] / cr[2] - 1) < 0.05, got
     assert len(catalog) == 1, (catalog.y_centroid, catalog.energy_e)
     assert any("CTE trails kept from seeding" in n for n in summary.notes), summary.notes
+
+
+def test_level_offset_is_measured_away_from_cosmic_rays_per_amplifier():
+    from scipy import ndimage
+
+    from hstcr_common.detect.reference import level_offsets
+
+    rng = np.random.default_rng(21)
+    residual = rng.normal(0.0, RN, SHAPE).astype(np.float32)
+    residual[:, 128:] += 0.3                 # what the other darks' faint wings leave
+    # cosmic rays with wrap-around wings that would pull a plain mean up
+    ys, xs = rng.integers(3, SHAPE[0] - 3, 300), rng.integers(3, SHAPE[1] - 3, 300)
+    for y, x in zip(ys, xs):
+        residual[y - 2:y + 3, x - 2:x + 3] += 3.0
+        residual[y, x] += 400.0
+    grow = residual > 2 * RN
+    labels, n = ndimage.label(grow, structure=np.ones((3, 3), bool))
+    keep = np.zeros(n + 1, bool)
+    keep[np.unique(labels[ys, xs])] = True    # noise components above 2 sigma are not kept
+    keep[0] = False
+    offsets = level_offsets(residual, labels, keep, np.zeros(SHAPE, bool), RN,
+                            [(0, 128), (128, 256)])
+    assert abs(offsets[0]) < 0.06 and abs(offsets[1] - 0.3) < 0.06, offsets
+
+
+def test_energies_unbiased_when_the_other_darks_hold_cosmic_ray_wings():
+    # every dark of the group at twice the normal density: the other darks' wings under the
+    # clip sat in the reference mean (0.25 e- per pixel on ACS/HRC: energies -0.4%)
+    rng = np.random.default_rng(22)
+    crs = {k: [(int(y), int(x), float(e)) for y, x, e in zip(
+        rng.integers(6, SHAPE[0] - 6, 250), rng.integers(6, SHAPE[1] - 6, 250),
+        rng.uniform(500, 3000, 250))] for k in range(3)}
+    darks = _group(3, np.zeros(SHAPE, np.float32), crs, seed=23, wing_share=0.1)
+    ref = build_reference([rows_of_dark(d) for d in darks])
+    params = parse_params("auto", {"spill_correction": False})
+    catalog, summary = find_cosmic_rays_reference(darks[0], ref, params)
+    # each footprint's charge above the true level (Poisson mean LEVEL) against its energy:
+    # the background the energies were measured against is the true one, to 0.3%
+    owner = np.repeat(np.arange(len(catalog)), np.diff(catalog.pixel_offsets))
+    above = darks[0].chips[0].science[catalog.pixel_y, catalog.pixel_x] - LEVEL
+    truth = np.bincount(owner, weights=above, minlength=len(catalog))
+    big = truth > 300
+    assert big.sum() > 150
+    bias = np.median(catalog.energy_e[big] / truth[big] - 1)
+    assert abs(bias) < 0.003, bias
+    assert any("offsets away from the cosmic rays" in n for n in summary.notes)
 
 
 def test_two_darks_use_the_minimum_and_still_find_each_cosmic_ray():

@@ -23,19 +23,23 @@ from hstcr_common.model import (
 
 #: what the lake's ``params`` column held for each method's defaults before the objects
 STORED_BEFORE = {
-    # (+ reject_sharp_clusters, new with issue 13, off by default: the same detection)
+    # (+ reject_sharp_clusters, new with issue 13, off by default: the same detection;
+    # + spill_correction, new in 0.3.0, on: the energies gain the fitted edge spill, the
+    # request's hash is unchanged and the software version re-processes old lakes)
     "threshold": dict(seed_sigma=6.0, grow_sigma=2.0, hot_neighbour_fraction=0.25,
                       hot_neighbour_sigma=3.0, reject_sharp_clusters=False, split=True, min_pixels=2,
                       split_min_dip_sigma=5.0, split_max_saddle_fraction=0.5, halo_radius=1,
-                      halo_source_sigma=10.0, halo_connectivity=4, correct_coincidences=True,
-                      searched_area="detectable"),
+                      halo_source_sigma=10.0, halo_connectivity=4, spill_correction=True,
+                      correct_coincidences=True, searched_area="detectable"),
     "dq": dict(split=True, min_pixels=2, split_min_dip_sigma=5.0,
                split_max_saddle_fraction=0.5, halo_radius=1, halo_source_sigma=10.0,
-               halo_connectivity=4, correct_coincidences=True, searched_area="detectable"),
+               halo_connectivity=4, spill_correction=True, correct_coincidences=True,
+               searched_area="detectable"),
     "stack": dict(sigmas=[6.0, 5.0, 4.0], grow_radius=1, grow_sigma=2.0, scale_noise=0.0,
                   split=True, min_pixels=2, split_min_dip_sigma=5.0,
                   split_max_saddle_fraction=0.5, halo_radius=1, halo_source_sigma=10.0,
-                  halo_connectivity=4, correct_coincidences=True, searched_area="detectable"),
+                  halo_connectivity=4, spill_correction=True, correct_coincidences=True,
+                  searched_area="detectable"),
     "ramp": dict(threshold_sigma=5.0, grow_sigma=2.0, calibrate_noise=True,
                  skip_first_difference=False),
     # new with issue 13 (no lake held it before): what it records from now on
@@ -44,7 +48,8 @@ STORED_BEFORE = {
                  hot_neighbour_sigma=3.0, clip_sigma=4.0, telegraph_sigma=5.0, strip_rows=0,
                  pixel_significance=3.0, split=True, min_pixels=2, split_min_dip_sigma=5.0,
                  split_max_saddle_fraction=0.5, halo_radius=1, halo_source_sigma=10.0,
-                 halo_connectivity=4, correct_coincidences=True, searched_area="detectable"),
+                 halo_connectivity=4, spill_correction=True, correct_coincidences=True,
+                 searched_area="detectable"),
 }
 
 

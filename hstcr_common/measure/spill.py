@@ -1,0 +1,188 @@
+"""Charge spilled past a footprint's edge: a correction measured from the chip's own cosmic rays.
+
+Charge diffusion puts a share of every pixel's charge into its side neighbours.  A footprint
+(the detected pixels plus the halo ring grown from the bright ones) therefore leaves out what
+its edge pixels spill into the free pixels around it: each is well under the noise, so adding
+them to the energy would cost more noise than it removes bias, but together they hold
+~0.5-1% of a cosmic ray, and ~5% of a compact one (measured on the synthetic truth, ACS/HRC:
+footprints under 10 pixels lose 4.5% to free side neighbours, 10-15 pixels 1.0%, larger ones
+0.4%), so energies came out low by a few tenths of a percent in the median.
+
+As photometry corrects an aperture with the stars it can measure well, the spill is measured
+per chip from the dark's own cosmic rays and predicted for each one (:func:`spill_correction`):
+
+    ring_i = a * core_edge_i + b * halo_edge_i
+
+``ring_i`` is the charge in the free side neighbours of cosmic ray i (the next ring out: not
+in any footprint, not bad); ``core_edge_i`` and ``halo_edge_i`` sum, over its detected and
+its halo pixels, the pixel's charge times its number of free side neighbours (a halo pixel
+is itself spill, so it spills far less onward than a detected one).  The two coefficients
+are fitted by weighted least squares over the isolated cosmic rays (one per component,
+unsaturated, their ring shared with no other), with one 5-sigma clip, and each is used only
+where it is significant (> 3 sigma) and positive.  Every cosmic ray's energy then gains
+``a * core_edge + b * halo_edge``: a prediction from its own bright pixels, so it adds almost
+no noise (the coefficients are a few percent), where summing its ring would add the noise of
+~15 pixels.  The ring's CTE-trailed charge, on the trailing side, is part of what is fitted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .background import background_at
+from .connectivity import NEIGHBOURS_4, contains
+
+#: fewest isolated cosmic rays on a chip for a fit
+MIN_FIT_COSMIC_RAYS = 50
+#: a coefficient is used when it is this many standard errors above zero
+MIN_SIGNIFICANCE = 3.0
+#: residuals beyond this many robust sigmas are left out of the second fit
+CLIP_SIGMA = 5.0
+
+
+@dataclass(frozen=True)
+class SpillFit:
+    """The spill fitted on one chip.
+
+    Attributes
+    ----------
+    core, halo : float
+        Fraction of a detected (halo) pixel's charge found per free side neighbour, as used
+        (0 where not significant).
+    core_error, halo_error : float
+        Their standard errors (nan when not fitted).
+    n_fit : int
+        Isolated cosmic rays in the fit.
+    """
+
+    core: float = 0.0
+    halo: float = 0.0
+    core_error: float = float("nan")
+    halo_error: float = float("nan")
+    n_fit: int = 0
+
+    def note(self) -> str:
+        if self.n_fit < MIN_FIT_COSMIC_RAYS:
+            return (f"energy spill past the footprints not fitted ({self.n_fit} isolated "
+                    f"cosmic rays, {MIN_FIT_COSMIC_RAYS} needed)")
+        return (f"energy spill past the footprints, per free side neighbour: detected pixels "
+                f"{self.core:.4f} (+-{self.core_error:.4f}), halo pixels {self.halo:.4f} "
+                f"(+-{self.halo_error:.4f}), from {self.n_fit} isolated cosmic rays")
+
+
+def _free_sides(idx: np.ndarray, label: np.ndarray, shape: tuple[int, int],
+                bad: np.ndarray | None):
+    """Every (pixel, free side neighbour) pair: the pixel's position in ``idx``, the
+    neighbour's flat index and the label it borders."""
+    ny, nx = shape
+    y, x = np.divmod(idx, nx)
+    src, nbr = [], []
+    bflat = None if bad is None else np.asarray(bad, dtype=bool).ravel()
+    for dy, dx in NEIGHBOURS_4:
+        ok = np.flatnonzero((y + dy >= 0) & (y + dy < ny) & (x + dx >= 0) & (x + dx < nx))
+        q = idx[ok] + (dy * nx + dx)
+        free = ~contains(idx, q)
+        if bflat is not None:
+            free &= ~bflat[q]
+        src.append(ok[free])
+        nbr.append(q[free])
+    src = np.concatenate(src)
+    return src, np.concatenate(nbr), label[src]
+
+
+def _wls(y: np.ndarray, x: np.ndarray, w: np.ndarray):
+    """Weighted least squares ``y ~ x @ beta`` with sandwich standard errors."""
+    xtw = x.T * w
+    gram = xtw @ x
+    try:
+        inv = np.linalg.inv(gram)
+    except np.linalg.LinAlgError:
+        return None, None, None
+    beta = inv @ (xtw @ y)
+    r = y - x @ beta
+    meat = (x.T * (w * r) ** 2) @ x
+    cov = inv @ meat @ inv
+    return beta, np.sqrt(np.maximum(np.diag(cov), 0.0)), r
+
+
+def spill_correction(idx: np.ndarray, label: np.ndarray, is_core: np.ndarray, n: int,
+                     image_e: np.ndarray, background_e, *, bad: np.ndarray | None = None,
+                     n_merged: np.ndarray | None = None,
+                     saturated: np.ndarray | None = None) -> tuple[np.ndarray, SpillFit]:
+    """Charge each cosmic ray spilled past its footprint's edge (e-), fitted on the chip.
+
+    Parameters
+    ----------
+    idx, label, is_core : ndarray
+        Every footprint pixel (flat indices, increasing), its label 1..n and whether it was
+        detected (False: halo), as :class:`~.labelled.CosmicRayLabels` holds them.
+    n : int
+        Cosmic rays.
+    image_e : ndarray, (ny, nx)
+        Electrons.
+    background_e : float, ndarray or (ndarray, float)
+        As in :func:`~.moments.measure_cosmic_rays`.
+    bad : ndarray of bool, (ny, nx), optional
+        Pixels that are not free (flagged, rejected hot pixels).
+    n_merged : ndarray, (n,), optional
+        Cosmic rays found in each one's component: only isolated ones (1) are fitted.
+    saturated : ndarray of bool, (n,), optional
+        Saturated cosmic rays are not fitted.
+
+    Returns
+    -------
+    added_e : ndarray of float64, (n,)
+        Charge to add to each energy (0 where nothing is significant).
+    fit : SpillFit
+    """
+    added = np.zeros(n)
+    if n == 0 or idx.size == 0:
+        return added, SpillFit()
+    shape = np.shape(image_e)
+    flat = np.asarray(image_e).ravel()
+    value = flat[idx].astype(np.float64) - background_at(background_e, idx)
+    src, nbr, lab = _free_sides(idx, label, shape, bad)
+    lab0 = lab.astype(np.int64) - 1
+    core_src = is_core[src]
+    core_edge = np.bincount(lab0[core_src], weights=value[src[core_src]], minlength=n)
+    halo_edge = np.bincount(lab0[~core_src], weights=value[src[~core_src]], minlength=n)
+
+    # the ring: unique (neighbour, label) pairs; a neighbour bordering two labels is shared
+    key = nbr * (n + 1) + lab
+    key = np.unique(key)
+    ring_pix, ring_lab = np.divmod(key, n + 1)
+    ring_lab0 = ring_lab.astype(np.int64) - 1
+    first = np.r_[True, ring_pix[1:] != ring_pix[:-1]]
+    owners = np.diff(np.r_[np.flatnonzero(first), ring_pix.size])
+    shared = np.repeat(owners > 1, owners)
+    ring_value = flat[ring_pix].astype(np.float64) - background_at(background_e, ring_pix)
+    ring = np.bincount(ring_lab0, weights=ring_value, minlength=n)
+    n_ring = np.bincount(ring_lab0, minlength=n)
+    usable = (np.bincount(ring_lab0[shared], minlength=n) == 0) & (n_ring > 0)
+    if n_merged is not None:
+        usable &= np.asarray(n_merged) == 1
+    if saturated is not None:
+        usable &= ~np.asarray(saturated, dtype=bool)
+    use = np.flatnonzero(usable)
+    if use.size < MIN_FIT_COSMIC_RAYS:
+        return added, SpillFit(n_fit=int(use.size))
+
+    x = np.c_[core_edge[use], halo_edge[use]]
+    y = ring[use]
+    w = 1.0 / n_ring[use]                       # the ring's noise variance ~ its pixel count
+    beta, err, r = _wls(y, x, w)
+    if beta is None:
+        return added, SpillFit(n_fit=int(use.size))
+    z = r * np.sqrt(w)
+    scale = 1.4826 * np.median(np.abs(z - np.median(z)))
+    keep = np.abs(z) <= CLIP_SIGMA * scale if scale > 0 else np.ones(z.size, bool)
+    if keep.sum() >= MIN_FIT_COSMIC_RAYS:
+        beta2, err2, _ = _wls(y[keep], x[keep], w[keep])
+        if beta2 is not None:
+            beta, err = beta2, err2
+    used = np.where((beta > MIN_SIGNIFICANCE * err) & (beta > 0), beta, 0.0)
+    added = used[0] * core_edge + used[1] * halo_edge
+    return added, SpillFit(core=float(used[0]), halo=float(used[1]), core_error=float(err[0]),
+                           halo_error=float(err[1]), n_fit=int(keep.sum()))
