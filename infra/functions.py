@@ -35,6 +35,7 @@ from constructs import Construct
 
 from hstcr_common.aws import ENV_MAX_CONCURRENCY, METRICS_NAMESPACE
 from hstcr_common.model import ENV_LAKE, ENV_RUNS, ENV_S3_SIGNED
+from hstcr_common.pipeline.memory import MALLOC_ENVIRONMENT
 
 from .lake import LAKE_PREFIX, RUNS_PREFIX, Lake
 from .nag import acknowledge
@@ -132,6 +133,9 @@ class Functions(Construct):
             "XDG_CONFIG_HOME": "/tmp",
             "POWERTOOLS_SERVICE_NAME": "hstcr",
             "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+            # a warm worker reuses the last dark's memory instead of faulting in new pages
+            # (hstcr_common.pipeline.memory)
+            **MALLOC_ENVIRONMENT,
         }
 
         lake_objects = bucket.arn_for_objects(f"{LAKE_PREFIX}/*")
