@@ -49,6 +49,10 @@ class ChipDetection:
     saturated : ndarray of bool, (ny, nx), optional
         Saturated pixels (searched, kept in the footprint they touch); the cosmic rays
         holding one are flagged ``saturated``.  None: none known.
+    halo_exclude : ndarray of bool, (ny, nx), optional
+        Pixels never added to a halo; None: ``bad``.  Narrower than ``bad`` where a pixel
+        may not seed or grow a cosmic ray but its charge above the background is still
+        known (a flagged hot pixel the group's reference subtracts).
     """
 
     mask: np.ndarray | tuple[np.ndarray, np.ndarray]
@@ -58,6 +62,7 @@ class ChipDetection:
     bad: np.ndarray
     notes: list[str] = field(default_factory=list)
     saturated: np.ndarray | None = None
+    halo_exclude: np.ndarray | None = None
 
 
 def searched_pixel_count(bad: np.ndarray, rule: str = "detectable") -> int:
@@ -151,7 +156,9 @@ def catalog_and_summary(dark: Dark, method: str, chips: list[ChipDetection],
             saturated = saturated_mask(dark.chips[ci], dark.detector) & ~chip.bad
         labelled = label_cosmic_rays(
             None if comps else chip.mask, chip.image_e, params=label, noise_e=chip.noise_e,
-            background_e=chip.background_e, halo_exclude=chip.bad, components=comps,
+            background_e=chip.background_e,
+            halo_exclude=chip.bad if chip.halo_exclude is None else chip.halo_exclude,
+            components=comps,
             saturated=saturated)
         # attributes, not tuple unpacking: unpacking builds the chip-sized label image
         n, n_merged, chip_notes = labelled.n, labelled.n_merged, labelled.notes

@@ -51,7 +51,7 @@ from .catalogue import ChipDetection, catalog_and_summary
 from .dq import bad_pixel_mask
 from .local_background import amplifiers_per_chip, background_grids, expand_grids
 from .strips import DarkRows
-from .hotpixels import trail_allowance, trail_direction, trail_profile
+from .hotpixels import spike_flags, trail_allowance, trail_direction, trail_profile
 from .threshold import find_spikes
 
 #: fewest darks whose spread tells a blinking (telegraph) pixel from cosmic rays
@@ -392,11 +392,22 @@ def _detect_chip(chip, det, ref: ChipReference, member: int, levels: list[float]
     # ray crossing one (completeness 0.987 -> 0.996 on late-mission ACS/HRC groups of 5).
     search_hot = ref.accepted.shape[0] >= MIN_DARKS_TELEGRAPH
     bad = bad_pixel_mask(chip, det, search_hot=search_hot)
+    # Masked or not, a flagged hot pixel is in the reference: a cosmic ray crossing one keeps
+    # its charge there through the halo (masked, it was a hole: on late-mission groups of 3,
+    # 2.5% hot pixels half of them flagged, one cosmic ray in six lost part of its core)
+    halo_exclude = None if search_hot else bad_pixel_mask(chip, det, search_hot=True)
     typical = float(np.median(sigma[::7, ::7]))
     spikes = find_spikes(residual, bad, typical, min_sigma=p.seed_sigma,
                          neighbour_fraction=p.hot_neighbour_fraction,
                          neighbour_sigma=p.hot_neighbour_sigma)
     trail_idx, blocked = _spike_trails(residual, bad, spikes, sigma, typical, p.seed_sigma)
+    if halo_exclude is not None:
+        # ... unless it jumped alone (a blink: its neighbours hold no share of it), which
+        # would add the jump to a faint cosmic ray beside it
+        flagged = np.flatnonzero(bad & ~halo_exclude & (residual > p.seed_sigma * sigma))
+        jumped = spike_flags(residual, halo_exclude, flagged, typical,
+                             p.hot_neighbour_fraction, p.hot_neighbour_sigma)
+        halo_exclude.ravel()[flagged[jumped]] = True
     significance = np.divide(residual, sigma, out=sigma)          # sigma is not needed again
     seeds = (significance > p.seed_sigma) & ~bad & ~spikes & ~ref.telegraph
     seeds.ravel()[trail_idx[blocked]] = False
@@ -417,6 +428,7 @@ def _detect_chip(chip, det, ref: ChipReference, member: int, levels: list[float]
     return ChipDetection(
         mask=(labels, keep), image_e=chip.science, background_e=(background, 0.0),
         noise_e=typical, bad=bad | spikes,
+        halo_exclude=None if halo_exclude is None else halo_exclude | spikes,
         notes=[f"reference: levels {', '.join(f'{v:.2f}' for v in levels)} e-, offsets away "
                f"from the cosmic rays {', '.join(f'{v:+.3f}' for v in offsets)} e-, typical noise "
                f"{typical:.2f} e-, {int(ref.telegraph.sum())} telegraph pixels never seeds, "
