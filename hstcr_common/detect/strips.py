@@ -34,7 +34,7 @@ from ..fits import iter_hdus
 from ..instruments import Detector
 from ..load import (apply_gain, chip_amplifiers, chip_bunit, chip_by_ccdchip, chip_gain_columns,
                     dataset_name, detect_detector, header_gains, header_times, header_value, load_dark,
-                    read_noise)
+                    read_noise, subarray_origin)
 from ..model import HstcrError
 from ..remote import fetch_dark_files, reader_for
 from .dq import reference_bad_bits
@@ -91,10 +91,12 @@ class DarkRows:
         self.close()
 
 
-def amplifier_segments(det: Detector, ccdchip: int, ccdamp: str, nx: int) -> list[slice]:
-    """Column ranges with their own background level: one per amplifier reading the chip."""
+def amplifier_segments(det: Detector, ccdchip: int, ccdamp: str, nx: int,
+                       x0: int = 0) -> list[slice]:
+    """Column ranges with their own background level: one per amplifier reading the chip
+    (``x0``: the array's first column in the full chip, for a subarray)."""
     if det.gain_keywords and det.gain_keywords[0].startswith("ATODGN"):
-        return [cols for _, cols in chip_gain_columns(det, ccdchip, ccdamp, nx)]
+        return [cols for _, cols in chip_gain_columns(det, ccdchip, ccdamp, nx, x0)]
     return [slice(0, nx)]
 
 
@@ -173,9 +175,12 @@ def _range_chip(reader, det, primary, span, h, dq, layout, exptime_s, ccdamp, ga
     notes: dict = {}
     _, is_counts, per_second = chip_bunit(h, primary, det, source, notes)
     bad_bits = reference_bad_bits(det)
+    origin = subarray_origin(det, [h, primary]) if tuple(shape) != tuple(det.chip_shape) \
+        else None
+    x0 = origin[0] if origin else 0
     # the chip's mean gain, as load_dark computes it (applied to a one-row probe)
     probe = np.ones((1, shape[1]), dtype=np.float32)
-    gain = apply_gain(probe, det, layout.ccdchip, ccdamp, gains, is_counts, source, {})
+    gain = apply_gain(probe, det, layout.ccdchip, ccdamp, gains, is_counts, source, {}, x0)
     dq_has_data = dq is not None and _naxes(dq[1]) == tuple(shape)
 
     def read(r0: int, r1: int) -> tuple[np.ndarray, np.ndarray]:
@@ -184,15 +189,15 @@ def _range_chip(reader, det, primary, span, h, dq, layout, exptime_s, ccdamp, ga
         science[bad] = 0.0
         if per_second:
             science *= np.float32(exptime_s)
-        apply_gain(science, det, layout.ccdchip, ccdamp, gains, is_counts, source, notes)
+        apply_gain(science, det, layout.ccdchip, ccdamp, gains, is_counts, source, notes, x0)
         if dq_has_data:
             flags = _rows_of(reader, dq[0], dq[1], shape, r0, r1).astype(np.int64)
             bad |= (flags & bad_bits) != 0
         return science, bad
 
-    amps = chip_amplifiers(det, layout.ccdchip, ccdamp, shape[1])
+    amps = chip_amplifiers(det, layout.ccdchip, ccdamp, shape[1], x0)
     return ChipRows(layout.name, shape, read,
-                    amplifier_segments(det, layout.ccdchip, ccdamp, shape[1]),
+                    amplifier_segments(det, layout.ccdchip, ccdamp, shape[1], x0),
                     read_noise(primary, h, det, amps), float(gain))
 
 
@@ -221,7 +226,7 @@ def _spilled_dark(files: dict, source: str, dataset: str | None) -> DarkRows:
 
         chips.append(ChipRows(chip.name, chip.shape, read,
                               amplifier_segments(dark.detector, chip.ccdchip, dark.ccdamp,
-                                                 chip.shape[1]),
+                                                 chip.shape[1], _x0(dark)),
                               float(chip.read_noise_e), float(chip.gain or 0.0)))
     out = DarkRows(dark.dataset, dark.detector, chips, "spilled to disk",
                    [lambda: shutil.rmtree(folder, ignore_errors=True)])
@@ -254,6 +259,11 @@ def open_dark_rows(files: dict, *, source: str | None = None,
     return rows if rows is not None else _spilled_dark(files, source, dataset)
 
 
+def _x0(dark) -> int:
+    """The dark's first column in the full chip (0 for a full frame)."""
+    return dark.subarray_origin[0] if dark.subarray_origin else 0
+
+
 def rows_of_dark(dark) -> DarkRows:
     """A loaded :class:`~hstcr_common.model.Dark` as :class:`DarkRows` (no copy: the rows are
     views of its arrays; for darks already in memory, and tests)."""
@@ -269,6 +279,6 @@ def rows_of_dark(dark) -> DarkRows:
 
         chips.append(ChipRows(chip.name, chip.shape, read,
                               amplifier_segments(dark.detector, chip.ccdchip, dark.ccdamp or "",
-                                                 chip.shape[1]),
+                                                 chip.shape[1], _x0(dark)),
                               float(chip.read_noise_e), float(chip.gain or 0.0)))
     return DarkRows(dark.dataset, dark.detector, chips, "in memory")

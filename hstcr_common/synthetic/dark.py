@@ -241,8 +241,12 @@ def simulate_dark(detector_id, spec: DarkSpec | None = None, *, seed: int,
     chips = [simulate_chip(det, dataclasses.replace(chip_spec, chip_index=index), rng=rng,
                            fixed_pattern_seed=[fixed_seed, index, 0xF1C5])
              for index in range(det.n_chips)]
-    # a smaller test frame is honestly labelled a subarray (the loader refuses those)
+    # a smaller test frame is honestly labelled a subarray, cut from the middle of the chip's
+    # columns (LTV1): the amplifier boundary then falls at its centre, where the readout
+    # splits it (equal parts per amplifier), so the product reads the same two amplifiers
     facts["subarray"] = tuple(chips[0].shape) != tuple(det.chip_shape)
+    facts["subarray_x0"] = (det.chip_shape[1] - chips[0].shape[1]) // 2 if facts[
+        "subarray"] else 0
     elements = orbital_elements(facts["expstart"], np.random.default_rng([seed, 0x0B17]))
     exposure = _exposure_truth(det, spec, facts, chips, elements, dataset=dataset, seed=seed,
                                fixed_seed=fixed_seed, group=group, when=when,

@@ -222,6 +222,9 @@ def _sci_header(detector: Detector, dataset: str, chip_layout, facts: dict, buni
         h["EXPFLAG"] = ("NORMAL", "Exposure interruption indicator")
         return h
     h["CCDCHIP"] = (chip_layout.ccdchip, "CCD chip (1 or 2)")
+    if facts.get("subarray"):
+        h["LTV1"] = (float(-facts.get("subarray_x0", 0)), "offset in X to subsection start")
+        h["LTV2"] = (0.0, "offset in Y to subsection start")
     return h
 
 
