@@ -49,9 +49,9 @@ from ..measure import EIGHT, robust_background
 from ..model import AutoParams, CosmicRayCatalog, Dark, DetectionSummary, HstcrError
 from .catalogue import ChipDetection, catalog_and_summary
 from .dq import bad_pixel_mask
+from .hotpixels import spike_flags, trail_allowance, trail_direction, trail_profile
 from .local_background import amplifiers_per_chip, background_grids, expand_grids
 from .strips import DarkRows
-from .hotpixels import spike_flags, trail_allowance, trail_direction, trail_profile
 from .threshold import find_spikes
 
 #: fewest darks whose spread tells a blinking (telegraph) pixel from cosmic rays
@@ -401,6 +401,10 @@ def _detect_chip(chip, det, ref: ChipReference, member: int, levels: list[float]
                          neighbour_fraction=p.hot_neighbour_fraction,
                          neighbour_sigma=p.hot_neighbour_sigma)
     trail_idx, blocked = _spike_trails(residual, bad, spikes, sigma, typical, p.seed_sigma)
+    trail_idx = trail_idx[blocked]
+    # the trail pixels that would have seeded (the rest are blocked but were no seeds anyway)
+    n_trail_seeds = int(np.count_nonzero(
+        residual.ravel()[trail_idx] > p.seed_sigma * sigma.ravel()[trail_idx]))
     if halo_exclude is not None:
         # ... unless it jumped alone (a blink: its neighbours hold no share of it), which
         # would add the jump to a faint cosmic ray beside it
@@ -410,7 +414,7 @@ def _detect_chip(chip, det, ref: ChipReference, member: int, levels: list[float]
         halo_exclude.ravel()[flagged[jumped]] = True
     significance = np.divide(residual, sigma, out=sigma)          # sigma is not needed again
     seeds = (significance > p.seed_sigma) & ~bad & ~spikes & ~ref.telegraph
-    seeds.ravel()[trail_idx[blocked]] = False
+    seeds.ravel()[trail_idx] = False
     n_spikes = int(np.count_nonzero(spikes & (significance > p.seed_sigma)))
     grow = (significance > p.grow_sigma) & ~bad & ~spikes
     grow |= seeds
@@ -433,8 +437,7 @@ def _detect_chip(chip, det, ref: ChipReference, member: int, levels: list[float]
                f"from the cosmic rays {', '.join(f'{v:+.3f}' for v in offsets)} e-, typical noise "
                f"{typical:.2f} e-, {int(ref.telegraph.sum())} telegraph pixels never seeds, "
                f"{n_spikes} single-pixel changes (new hot or telegraph pixels) rejected, "
-               f"{int(np.count_nonzero(blocked))} pixels of their CTE trails kept from "
-               "seeding"])
+               f"{n_trail_seeds} pixels of their CTE trails kept from seeding"])
 
 
 #: the level offset samples every this many rows ...
