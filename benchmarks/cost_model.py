@@ -32,11 +32,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from hstcr_common.pipeline.memory import MALLOC_ENVIRONMENT
 
 PRICES = {
     "lambda_arm64_gb_s": 0.0000133334,
@@ -122,8 +125,11 @@ def measure(detector: str, repeat: int = 2) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         write_sample(detector, 1, f"{tmp}/dark", seed=11)
         item = json.loads((Path(tmp) / "dark" / "manifest.jsonl").read_text().splitlines()[0])
+        # the worker's environment as the stack sets it (infra/functions.py): glibc keeps
+        # freed memory for the next dark (hstcr_common.pipeline.memory)
+        env = {**os.environ, **MALLOC_ENVIRONMENT}
         proc = subprocess.run([sys.executable, "-c", CHILD, json.dumps(item), f"{tmp}/lake",
-                               str(repeat)], capture_output=True, text=True)
+                               str(repeat)], capture_output=True, text=True, env=env)
         if proc.returncode:
             raise SystemExit(f"{detector}: {proc.stderr.strip().splitlines()[-1]}")
         m = json.loads(proc.stdout.strip().splitlines()[-1])
