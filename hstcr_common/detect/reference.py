@@ -474,19 +474,33 @@ def level_offsets(residual: np.ndarray, labels: np.ndarray, keep: np.ndarray,
     segments : sequence of (int, int)
         Column ranges of the amplifiers.
     """
-    ny, nx = residual.shape
+    return offsets_away_from(lambda rows: residual[rows],
+                             lambda rows: keep[labels[rows]], excluded, noise_e, segments,
+                             residual.shape)
+
+
+def offsets_away_from(residual_rows, detected_rows, excluded: np.ndarray, noise_e: float,
+                      segments: Sequence[tuple[int, int]], shape: tuple[int, int]
+                      ) -> list[float]:
+    """Mean residual per column segment on every :data:`OFFSET_ROW_STEP`-th row, at least
+    :data:`OFFSET_MARGIN_PX` from every detected pixel (:func:`level_offsets`).
+
+    ``residual_rows(rows)`` and ``detected_rows(rows)`` give those rows of the residual and
+    of the detected-pixel mask, so only the sampled rows are ever computed.
+    """
+    ny, nx = shape
     m = OFFSET_MARGIN_PX
     rows = np.arange(m, ny - m, OFFSET_ROW_STEP)
     if rows.size == 0:
         return [0.0] * len(segments)
     near = np.zeros((rows.size, nx), dtype=bool)
     for d in range(-m, m + 1):
-        near |= keep[labels[rows + d]]
+        near |= detected_rows(rows + d)
     wide = near.copy()
     for d in range(1, m + 1):
         wide[:, d:] |= near[:, :-d]
         wide[:, :-d] |= near[:, d:]
-    sample = residual[rows]
+    sample = residual_rows(rows)
     ok = ~wide & ~excluded[rows] & (np.abs(sample) <= OFFSET_CLIP_SIGMA * noise_e)
     out = []
     for a, b in segments:

@@ -200,6 +200,36 @@ def test_a_flagged_pixel_blinking_beside_a_faint_cosmic_ray_stays_out_of_its_hal
     assert _found_at(catalog, 100, 99).size == 0
 
 
+def test_stack_level_is_re_zeroed_away_from_the_cosmic_rays(monkeypatch):
+    # the stack method's shared reference holds the same faint wings, and its level is
+    # re-zeroed away from each dark's cosmic rays as auto's is.  Its reference also holds the
+    # searched dark's own faint wings under its cosmic rays (auto leaves the dark out), which
+    # no offset can undo: the bias shrinks, it does not vanish
+    import hstcr_common.detect.stack as stack
+    from hstcr_common.detect import find_cosmic_rays_stack
+
+    rng = np.random.default_rng(24)
+    crs = {k: [(int(y), int(x), float(e)) for y, x, e in zip(
+        rng.integers(6, SHAPE[0] - 6, 250), rng.integers(6, SHAPE[1] - 6, 250),
+        rng.uniform(500, 3000, 250))] for k in range(3)}
+    darks = _group(3, np.zeros(SHAPE, np.float32), crs, seed=25, wing_share=0.1)
+
+    def bias():
+        (catalog, summary), *_ = find_cosmic_rays_stack(darks, spill_correction=False)
+        owner = np.repeat(np.arange(len(catalog)), np.diff(catalog.pixel_offsets))
+        above = darks[0].chips[0].science[catalog.pixel_y, catalog.pixel_x] - LEVEL
+        truth = np.bincount(owner, weights=above, minlength=len(catalog))
+        big = truth > 300
+        assert big.sum() > 150
+        return np.median(catalog.energy_e[big] / truth[big] - 1), summary.notes
+
+    with_offset, notes = bias()
+    assert any("offset away from the cosmic rays -" in n for n in notes), notes
+    monkeypatch.setattr(stack, "offsets_away_from", lambda *a, **k: [0.0])
+    without, _ = bias()
+    assert with_offset - without > 0.002, (with_offset, without)
+
+
 def test_two_darks_use_the_minimum_and_still_find_each_cosmic_ray():
     hot = _hot_pattern(np.random.default_rng(5))
     darks = _group(2, hot, {0: [(80, 80, 1200.0)], 1: [(150, 90, 900.0)]}, seed=6)
