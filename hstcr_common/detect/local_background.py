@@ -15,6 +15,8 @@ are read by two amplifiers, the left and right halves of each chip [ACS-IHB 5.1,
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 from scipy import ndimage
 
@@ -35,6 +37,12 @@ SAMPLE_STEP = 2
 MIN_VALID_FRACTION = 0.25
 #: fraction of a Gaussian below -1 sigma
 _ONE_SIGMA_BELOW = 0.15865525393145707
+#: a level offset (:func:`offsets_away_from`) samples every this many rows ...
+OFFSET_ROW_STEP = 5
+#: ... at pixels at least this far (rows and columns) from every cosmic ray's detected pixels
+OFFSET_MARGIN_PX = 2
+#: ... and within this many noise sigmas of zero (residual hot pixels, the reference's holes)
+OFFSET_CLIP_SIGMA = 5.0
 
 
 def amplifiers_per_chip(detector: Detector) -> int:
@@ -169,3 +177,35 @@ def _weights(n: int, n_boxes: int, box: int) -> np.ndarray:
     w[np.arange(n), lo] = 1.0 - frac
     w[np.arange(n), lo + 1] = frac
     return w
+
+
+def offsets_away_from(residual_rows, detected_rows, excluded: np.ndarray, noise_e: float,
+                      segments: Sequence[tuple[int, int]], shape: tuple[int, int]
+                      ) -> list[float]:
+    """Mean residual per column segment on every :data:`OFFSET_ROW_STEP`-th row, at least
+    :data:`OFFSET_MARGIN_PX` from every detected pixel: what a background leaves away from the
+    cosmic rays (``auto``'s :func:`hstcr_common.detect.reference.level_offsets`, the
+    ``stack`` method's level).
+
+    ``residual_rows(rows)`` and ``detected_rows(rows)`` give those rows of the residual and
+    of the detected-pixel mask, so only the sampled rows are ever computed.
+    """
+    ny, nx = shape
+    m = OFFSET_MARGIN_PX
+    rows = np.arange(m, ny - m, OFFSET_ROW_STEP)
+    if rows.size == 0:
+        return [0.0] * len(segments)
+    near = np.zeros((rows.size, nx), dtype=bool)
+    for d in range(-m, m + 1):
+        near |= detected_rows(rows + d)
+    wide = near.copy()
+    for d in range(1, m + 1):
+        wide[:, d:] |= near[:, :-d]
+        wide[:, :-d] |= near[:, d:]
+    sample = residual_rows(rows)
+    ok = ~wide & ~excluded[rows] & (np.abs(sample) <= OFFSET_CLIP_SIGMA * noise_e)
+    out = []
+    for a, b in segments:
+        sel = ok[:, a:b]
+        out.append(float(sample[:, a:b][sel].mean(dtype=np.float64)) if sel.any() else 0.0)
+    return out

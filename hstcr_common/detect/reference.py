@@ -50,7 +50,8 @@ from ..model import AutoParams, CosmicRayCatalog, Dark, DetectionSummary, HstcrE
 from .catalogue import ChipDetection, catalog_and_summary
 from .dq import bad_pixel_mask
 from .hotpixels import spike_flags, trail_allowance, trail_direction, trail_profile
-from .local_background import amplifiers_per_chip, background_grids, expand_grids
+from .local_background import (amplifiers_per_chip, background_grids, expand_grids,
+                               offsets_away_from)
 from .strips import DarkRows
 from .threshold import find_spikes
 
@@ -400,8 +401,7 @@ def _detect_chip(chip, det, ref: ChipReference, member: int, levels: list[float]
     spikes = find_spikes(residual, bad, typical, min_sigma=p.seed_sigma,
                          neighbour_fraction=p.hot_neighbour_fraction,
                          neighbour_sigma=p.hot_neighbour_sigma)
-    trail_idx, blocked = _spike_trails(residual, bad, spikes, sigma, typical, p.seed_sigma)
-    trail_idx = trail_idx[blocked]
+    trail_idx = _spike_trails(residual, bad, spikes, sigma, typical, p.seed_sigma)
     # the trail pixels that would have seeded (the rest are blocked but were no seeds anyway)
     n_trail_seeds = int(np.count_nonzero(
         residual.ravel()[trail_idx] > p.seed_sigma * sigma.ravel()[trail_idx]))
@@ -440,14 +440,6 @@ def _detect_chip(chip, det, ref: ChipReference, member: int, levels: list[float]
                f"{n_trail_seeds} pixels of their CTE trails kept from seeding"])
 
 
-#: the level offset samples every this many rows ...
-OFFSET_ROW_STEP = 5
-#: ... at pixels at least this far (rows and columns) from every cosmic ray's detected pixels
-OFFSET_MARGIN_PX = 2
-#: ... and within this many noise sigmas of zero (residual hot pixels, the reference's holes)
-OFFSET_CLIP_SIGMA = 5.0
-
-
 def level_offsets(residual: np.ndarray, labels: np.ndarray, keep: np.ndarray,
                   excluded: np.ndarray, noise_e: float,
                   segments: Sequence[tuple[int, int]]) -> list[float]:
@@ -470,7 +462,8 @@ def level_offsets(residual: np.ndarray, labels: np.ndarray, keep: np.ndarray,
     excluded : ndarray of bool, (ny, nx)
         Bad pixels and spikes.
     noise_e : float
-        Typical pixel noise (e-): residuals beyond :data:`OFFSET_CLIP_SIGMA` of it are left out.
+        Typical pixel noise (e-): residuals beyond
+        :data:`.local_background.OFFSET_CLIP_SIGMA` of it are left out.
     segments : sequence of (int, int)
         Column ranges of the amplifiers.
     """
@@ -479,52 +472,19 @@ def level_offsets(residual: np.ndarray, labels: np.ndarray, keep: np.ndarray,
                              residual.shape)
 
 
-def offsets_away_from(residual_rows, detected_rows, excluded: np.ndarray, noise_e: float,
-                      segments: Sequence[tuple[int, int]], shape: tuple[int, int]
-                      ) -> list[float]:
-    """Mean residual per column segment on every :data:`OFFSET_ROW_STEP`-th row, at least
-    :data:`OFFSET_MARGIN_PX` from every detected pixel (:func:`level_offsets`).
-
-    ``residual_rows(rows)`` and ``detected_rows(rows)`` give those rows of the residual and
-    of the detected-pixel mask, so only the sampled rows are ever computed.
-    """
-    ny, nx = shape
-    m = OFFSET_MARGIN_PX
-    rows = np.arange(m, ny - m, OFFSET_ROW_STEP)
-    if rows.size == 0:
-        return [0.0] * len(segments)
-    near = np.zeros((rows.size, nx), dtype=bool)
-    for d in range(-m, m + 1):
-        near |= detected_rows(rows + d)
-    wide = near.copy()
-    for d in range(1, m + 1):
-        wide[:, d:] |= near[:, :-d]
-        wide[:, :-d] |= near[:, d:]
-    sample = residual_rows(rows)
-    ok = ~wide & ~excluded[rows] & (np.abs(sample) <= OFFSET_CLIP_SIGMA * noise_e)
-    out = []
-    for a, b in segments:
-        sel = ok[:, a:b]
-        out.append(float(sample[:, a:b][sel].mean(dtype=np.float64)) if sel.any() else 0.0)
-    return out
-
-
 def _spike_trails(residual: np.ndarray, bad: np.ndarray, spikes: np.ndarray,
                   sigma: np.ndarray, typical: float, seed_sigma: float):
-    """The pixels behind rejected spikes that may not seed: within their spike's expected CTE
-    trail plus ``seed_sigma`` of their noise (:func:`~.hotpixels.trail_allowance`).
-
-    Returns the trailing pixels (flat indices) and which of them are blocked.
-    """
+    """The pixels behind rejected spikes that may not seed (flat indices): within their
+    spike's expected CTE trail plus ``seed_sigma`` of their noise
+    (:func:`~.hotpixels.trail_allowance`)."""
     spike_idx = np.flatnonzero(spikes)
     direction = trail_direction(residual, bad, spike_idx, 0.0, typical)
     if direction == 0:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool)
+        return np.zeros(0, dtype=np.int64)
     profile = trail_profile(residual, bad, spike_idx, direction)
     idx, allowance = trail_allowance(residual.shape, spike_idx, residual.ravel()[spike_idx],
                                      direction, profile)
-    blocked = residual.ravel()[idx] - allowance <= seed_sigma * sigma.ravel()[idx]
-    return idx, blocked
+    return idx[residual.ravel()[idx] - allowance <= seed_sigma * sigma.ravel()[idx]]
 
 
 def find_cosmic_rays_reference(dark: Dark, reference: GroupReference,

@@ -22,7 +22,7 @@ from ..model import parse_params
 from .catalogue import ChipDetection, catalog_and_summary
 from .dq import bad_pixel_mask
 from .grouping import MAX_GROUP
-from .reference import offsets_away_from
+from .local_background import offsets_away_from
 from .threshold import chip_noise
 
 

@@ -34,7 +34,7 @@ from ..fits import iter_hdus
 from ..instruments import Detector
 from ..load import (apply_gain, chip_amplifiers, chip_bunit, chip_by_ccdchip, chip_gain_columns,
                     dataset_name, detect_detector, header_gains, header_times, header_value, load_dark,
-                    read_noise, subarray_origin)
+                    read_noise, subarray_facts)
 from ..model import HstcrError
 from ..remote import fetch_dark_files, reader_for
 from .dq import reference_bad_bits
@@ -175,8 +175,8 @@ def _range_chip(reader, det, primary, span, h, dq, layout, exptime_s, ccdamp, ga
     notes: dict = {}
     _, is_counts, per_second = chip_bunit(h, primary, det, source, notes)
     bad_bits = reference_bad_bits(det)
-    origin = subarray_origin(det, [h, primary]) if tuple(shape) != tuple(det.chip_shape) \
-        else None
+    # the array's first column on the chip, by load_dark's rule (its amplifier boundary)
+    origin = subarray_facts(det, primary, h, tuple(shape))["subarray_origin"]
     x0 = origin[0] if origin else 0
     # the chip's mean gain, as load_dark computes it (applied to a one-row probe)
     probe = np.ones((1, shape[1]), dtype=np.float32)
