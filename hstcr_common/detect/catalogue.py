@@ -96,7 +96,7 @@ def searched_pixel_count(bad: np.ndarray, rule: str = "detectable") -> int:
 def _in_mask(mask, y: np.ndarray, x: np.ndarray) -> np.ndarray:
     """``mask[y, x]`` for a bool mask or ``(label_image, keep)`` components."""
     if isinstance(mask, tuple):
-        label_image, keep = mask
+        label_image, keep = mask[0], mask[1]
         return keep[label_image[y, x]]
     return mask[y, x]
 

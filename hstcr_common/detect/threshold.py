@@ -18,7 +18,7 @@ import numpy as np
 from scipy import ndimage
 
 from ..instruments import Detector
-from ..measure import EIGHT, NEIGHBOURS_8, robust_background
+from ..measure import EIGHT, NEIGHBOURS_8, Components, robust_background
 from ..model import Chip, ThresholdParams
 from .dq import bad_pixel_mask, saturated_mask
 from .hotpixels import sharp_components, spike_flags, trail_direction
@@ -72,40 +72,66 @@ def find_spikes(image_e: np.ndarray, bad: np.ndarray, noise_e, *, min_sigma: flo
     -------
     ndarray of bool, (ny, nx)
     """
-    cand = np.flatnonzero((image_e > np.add(level_e, np.multiply(min_sigma, noise_e))) & ~bad)
+    cand = pixels_above(image_e, level_e, noise_e, min_sigma)
+    cand = cand[~bad.ravel()[cand]]
     spikes = np.zeros(image_e.shape, dtype=bool)
     spikes.ravel()[cand[spike_flags(image_e, bad, cand, noise_e, neighbour_fraction,
                                     neighbour_sigma, level_e)]] = True
     return spikes
 
 
-def _above(image: np.ndarray, level, sigma, n_sigma: float) -> np.ndarray:
-    """``image > level + n_sigma * sigma`` for scalar or map background (one temporary)."""
-    if np.ndim(level) or np.ndim(sigma):
-        limit = np.multiply(sigma, np.float32(n_sigma), dtype=np.float32)
-        limit += level
-        return image > limit
-    return image > level + n_sigma * sigma
+def pixels_above(image: np.ndarray, level, sigma, n_sigma: float) -> np.ndarray:
+    """Flat indices (sorted) of ``image > level + n_sigma * sigma``, scalar or map background.
+
+    With maps, a scalar bound below every pixel's threshold picks the candidates in one
+    compare over the frame, and the maps are read at those only: no frame-sized threshold
+    image is built.  The exact test is the same float32 arithmetic as ``level + n * sigma``
+    over the frame, so the result is identical.
+    """
+    flat = image.ravel()
+    if not (np.ndim(level) or np.ndim(sigma)):
+        return np.flatnonzero(flat > level + n_sigma * sigma)
+    n32 = np.float32(n_sigma)
+    lo_level = np.min(level) if np.ndim(level) else level
+    # n * sigma is smallest at the smallest sigma (the largest for a negative n)
+    extreme_sigma = (np.min if n_sigma >= 0 else np.max)(sigma) if np.ndim(sigma) else sigma
+    bound = float(lo_level) + float(n32) * float(extreme_sigma)
+    bound -= 1e-3 * (abs(bound) + 1.0)      # below every pixel's float32 threshold
+    cand = np.flatnonzero(flat > bound)
+    limit = np.multiply(_at32(sigma, cand), n32, dtype=np.float32)
+    limit += _at32(level, cand)
+    return cand[flat[cand] > limit]
+
+
+def _at32(value, idx: np.ndarray):
+    """A scalar, or an image read at flat indices ``idx`` (float32)."""
+    if np.ndim(value):
+        return np.asarray(value, dtype=np.float32).ravel()[idx]
+    return np.float32(value)
 
 
 def _next_to_brighter(image: np.ndarray, spike_idx: np.ndarray,
                       idx: np.ndarray) -> np.ndarray:
-    """Which of the flat indices ``idx`` have an 8-neighbour in ``spike_idx`` brighter than
-    themselves (bool per ``idx``)."""
+    """Which of the sorted flat indices ``idx`` have an 8-neighbour in ``spike_idx`` brighter
+    than themselves (bool per ``idx``).
+
+    The spikes are few: their neighbours are looked up in ``idx`` (a binary search each),
+    never a frame of the chip's size.
+    """
     ny, nx = image.shape
-    flat = image.ravel()
+    out = np.zeros(idx.size, dtype=bool)
     if spike_idx.size == 0 or idx.size == 0:
-        return np.zeros(idx.size, dtype=bool)
-    # a frame of the spikes' values (-inf elsewhere) read at the 8 neighbours: one gather per
-    # neighbour, where a sorted-list lookup cost a binary search per neighbour and candidate
-    spike_value = np.full(ny * nx, -np.inf, dtype=np.float32)
-    spike_value[spike_idx] = flat[spike_idx]
-    y, x = np.divmod(idx, nx)
-    best = np.full(idx.size, -np.inf, dtype=np.float32)
+        return out
+    flat = image.ravel()
+    sy, sx = np.divmod(spike_idx, nx)
     for dy, dx in NEIGHBOURS_8:
-        ok = np.flatnonzero((y + dy >= 0) & (y + dy < ny) & (x + dx >= 0) & (x + dx < nx))
-        best[ok] = np.maximum(best[ok], spike_value[idx[ok] + dy * nx + dx])
-    return best > flat[idx]
+        ok = (sy + dy >= 0) & (sy + dy < ny) & (sx + dx >= 0) & (sx + dx < nx)
+        src = spike_idx[ok]
+        q = src + (dy * nx + dx)
+        at = np.minimum(np.searchsorted(idx, q), idx.size - 1)
+        hit = (idx[at] == q) & (flat[src] > flat[q])
+        out[at[hit]] = True
+    return out
 
 
 def detect_threshold(chip: Chip, detector: Detector, params: ThresholdParams, *,
@@ -134,8 +160,9 @@ def detect_threshold(chip: Chip, detector: Detector, params: ThresholdParams, *,
         Also return the unflagged hot pixels found (isolated ones and the pixels of sharp
         components).
     return_components : bool
-        Return ``(label_image, keep)`` -- the 8-connected components of the grow mask and
-        which are cosmic rays -- instead of the mask (``keep[label_image]``), so labelling
+        Return :class:`hstcr_common.measure.Components` ``(label_image, keep, pixels)`` --
+        the 8-connected components of the grow mask, which are cosmic rays, and the grow
+        pixels -- instead of the mask (``keep[label_image]``), so labelling
         need not be done twice (:func:`hstcr_common.measure.label_cosmic_rays` ``components``).
 
     Returns
@@ -153,7 +180,7 @@ def detect_threshold(chip: Chip, detector: Detector, params: ThresholdParams, *,
     # Pixels above the seed threshold are either seeds or spikes (the spike test looks at
     # exactly these), so both come from one pass over the frame and stay index lists; the
     # hysteresis labels the grow mask once and keeps the components holding a seed.
-    above = np.flatnonzero(_above(image, level, sigma, params.seed_sigma))
+    above = pixels_above(image, level, sigma, params.seed_sigma)
     above = above[~bad.ravel()[above]]
     spikes = np.zeros(image.shape, dtype=bool)
     seed_idx = above[~saturated.ravel()[above]]
@@ -162,27 +189,29 @@ def detect_threshold(chip: Chip, detector: Detector, params: ThresholdParams, *,
     # a bright neighbour (3 passes: chains of 3).
     cand = np.ones(seed_idx.size, dtype=bool)
     isolated = np.zeros(0, dtype=np.int64)
+    found = []
     for _ in range(SPIKE_PASSES):
         is_spike = np.zeros(seed_idx.size, dtype=bool)
-        is_spike[cand] = spike_flags(image, bad | spikes, seed_idx[cand], sigma,
-                                     params.hot_neighbour_fraction,
+        is_spike[cand] = spike_flags(image, bad | spikes if found else bad, seed_idx[cand],
+                                     sigma, params.hot_neighbour_fraction,
                                      params.hot_neighbour_sigma, level)
         if not is_spike.any():
             break
         new = seed_idx[is_spike]
-        if not spikes.any():
+        if not found:
             isolated = new          # first pass: no bright neighbour (CTE trail estimate)
+        found.append(new)
         spikes.ravel()[new] = True
         seed_idx = seed_idx[~is_spike]
         cand = _next_to_brighter(image, new, seed_idx)
-    saturated_seeds = above[saturated.ravel()[above]]
-    if saturated_seeds.size:    # (a sorted union only when there is something to add)
-        seed_idx = np.union1d(seed_idx, saturated_seeds)
-    spike_idx = np.flatnonzero(spikes)
-    grow = _above(image, level, sigma, params.grow_sigma)
-    grow &= ~bad
-    grow.ravel()[spike_idx] = False
-    grow.ravel()[seed_idx] = True          # (already set unless seed_sigma < grow_sigma)
+    # the seeds: ``above`` less the spikes, saturated pixels included (never spikes)
+    seed_idx = above[~spikes.ravel()[above]] if found else above
+    grow_idx = pixels_above(image, level, sigma, params.grow_sigma)
+    grow_idx = grow_idx[~(bad.ravel()[grow_idx] | spikes.ravel()[grow_idx])]
+    if params.seed_sigma < params.grow_sigma:
+        grow_idx = np.union1d(grow_idx, seed_idx)
+    grow = np.zeros(image.shape, dtype=bool)
+    grow.ravel()[grow_idx] = True
     labels, n = ndimage.label(grow, structure=EIGHT)
     keep = np.bincount(labels.ravel()[seed_idx], minlength=n + 1) > 0
     keep[0] = False
@@ -193,6 +222,6 @@ def detect_threshold(chip: Chip, detector: Detector, params: ThresholdParams, *,
                                trail_dy=trail, saturated=saturated)
         keep &= ~hot
         if hot.any():
-            spikes |= hot[labels]
-    mask = (labels, keep) if return_components else keep[labels]
+            spikes.ravel()[grow_idx[hot[labels.ravel()[grow_idx]]]] = True
+    mask = Components(labels, keep, grow_idx) if return_components else keep[labels]
     return (mask, spikes) if return_spikes else mask

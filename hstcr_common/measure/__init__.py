@@ -14,6 +14,7 @@ _EXPORTS = {
     "add_halo": "halo",
     "background_at": "background",
     "background_mean": "background",
+    "Components": "connectivity",
     "contains": "connectivity",
     "CosmicRayLabels": "labelled",
     "grow_halo": "halo",

@@ -116,7 +116,7 @@ def background_mean(image_e: np.ndarray, exclude: np.ndarray, level_e: float, si
     idx = np.arange(0, ny * nx, step, dtype=np.int64)
     y, x = np.divmod(idx, nx)
     ex = exclude.ravel()
-    lab, keep = (None, None) if exclude_components is None else exclude_components
+    lab, keep = (None, None) if exclude_components is None else exclude_components[:2]
     lab = None if lab is None else lab.ravel()
     near = np.zeros(idx.size, dtype=bool)
     for dy in range(-margin, margin + 1):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 #: 8-connectivity: the 3x3 structuring element (a cosmic ray's pixels touch by side or corner)
@@ -12,6 +14,28 @@ NEIGHBOURS_8 = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if (dy, dx) !
 NEIGHBOURS_4 = [(-1, 0), (0, -1), (0, 1), (1, 0)]
 #: 4 of the 8 offsets: visiting them from every pixel visits every adjacent pair once
 HALF_NEIGHBOURS_8 = [(0, 1), (1, -1), (1, 0), (1, 1)]
+
+
+class Components(NamedTuple):
+    """8-connected components a detection labelled, and which of them are cosmic rays.
+
+    What a hysteresis hands on so the components are not labelled again
+    (:func:`hstcr_common.measure.label_cosmic_rays` ``components``).
+    """
+
+    #: int (ny, nx): component of each pixel, 0 = none
+    label_image: np.ndarray
+    #: bool (n_components + 1,): the components kept (``keep[0]`` is False)
+    keep: np.ndarray
+    #: int64, sorted: the flat indices of every labelled pixel, when the detection listed
+    #: them (None: found from ``label_image``, a pass over the frame)
+    pixels: np.ndarray | None = None
+
+    def labelled_pixels(self) -> np.ndarray:
+        """Sorted flat indices of every labelled pixel (kept or not)."""
+        if self.pixels is not None:
+            return self.pixels
+        return np.flatnonzero(self.label_image)
 
 
 def neighbour_positions(idx: np.ndarray, shape: tuple[int, int],

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..model import LabelParams
 from .background import background_at, robust_background
-from .connectivity import HALF_NEIGHBOURS_8, neighbour_positions
+from .connectivity import HALF_NEIGHBOURS_8, Components, neighbour_positions
 from .halo import grow_halo
 from .labelled import CosmicRayLabels
 from .split import pointer_jump, split_components
@@ -68,8 +68,9 @@ def _components(mask: np.ndarray | None, components: tuple[np.ndarray, np.ndarra
         comp, n_comp = mask_components(idx, mask.shape)
         return idx, comp, lambda: ~mask, mask.shape, n_comp
     # the caller labelled a superset already (hysteresis): keep the wanted components
-    comp_image, keep = components
-    idx = np.flatnonzero(comp_image)
+    comp_image, keep = components[0], components[1]
+    idx = (components.labelled_pixels() if isinstance(components, Components)
+           else np.flatnonzero(comp_image))
     comp = comp_image.ravel()[idx]
     wanted = keep[comp]
     return idx[wanted], comp[wanted], lambda: comp_image == 0, comp_image.shape, keep.size - 1
