@@ -168,7 +168,8 @@ def catalog_and_summary(dark: Dark, method: str, chips: list[ChipDetection],
             added, fit = spill_correction(labelled.idx, labelled.pixel_label, labelled.is_core,
                                           n, chip.image_e, chip.background_e, bad=chip.bad,
                                           n_merged=labelled.n_merged,
-                                          saturated=labelled.saturated)
+                                          saturated=labelled.saturated,
+                                          values_e=labelled.values_against(chip.background_e))
             summed += float(parts[-1].energy_e.sum())
             spilled += float(added.sum())
             parts[-1].energy_e = (parts[-1].energy_e + added).astype(np.float32)

@@ -155,11 +155,15 @@ def label_cosmic_rays(mask: np.ndarray | None, image_e: np.ndarray | None = None
     n_kept = int(np.count_nonzero(np.bincount(comp))) if comp.size else 0
 
     split = params.split and image_e is not None
+    # the pixels' electrons above the background, read once: splitting, the halo's sources,
+    # the moments and the spill fit all use them
+    values = None
+    if image_e is not None:
+        values = np.asarray(image_e).ravel()[idx].astype(np.float64)
+        values -= background_at(background_e, idx)
     if split and idx.size:
         if noise_e is None:
             _, noise_e = robust_background(image_e, undetected())
-        values = np.asarray(image_e).ravel()[idx].astype(np.float64)
-        values -= background_at(background_e, idx)
         segment = split_components(idx, comp, values, shape, noise_e=float(noise_e),
                                    min_dip_sigma=params.split_min_dip_sigma,
                                    max_saddle_fraction=params.split_max_saddle_fraction)
@@ -174,8 +178,7 @@ def label_cosmic_rays(mask: np.ndarray | None, image_e: np.ndarray | None = None
         values_all = None if image_e is None else np.asarray(image_e).ravel()
         src = slice(None)
         if params.halo_source_sigma > 0 and image_e is not None and noise_e:
-            src = (values_all[idx] - background_at(background_e, idx)
-                   > params.halo_source_sigma * float(noise_e))
+            src = values > params.halo_source_sigma * float(noise_e)
         halo_idx, halo_label = grow_halo(idx, idx[src], pixel_label[src], values_all,
                                          params.halo_radius, shape,
                                          connectivity=params.halo_connectivity,
@@ -184,6 +187,10 @@ def label_cosmic_rays(mask: np.ndarray | None, image_e: np.ndarray | None = None
         all_idx = np.insert(idx, at, halo_idx)
         all_label = np.insert(pixel_label, at, halo_label.astype(pixel_label.dtype))
         is_core = np.insert(is_core, at, False)
+        if values is not None:
+            halo_values = values_all[halo_idx].astype(np.float64)
+            halo_values -= background_at(background_e, halo_idx)
+            values = np.insert(values, at, halo_values)
         notes.append(f"added a {params.halo_radius}-pixel halo ring ({halo_idx.size} pixels) "
                      "to the cosmic rays for their energy")
 
@@ -198,4 +205,5 @@ def label_cosmic_rays(mask: np.ndarray | None, image_e: np.ndarray | None = None
         flagged = np.bincount(all_label[hit], minlength=n + 1)[1:] > 0
     return CosmicRayLabels(shape=tuple(shape), idx=all_idx, pixel_label=all_label,
                            is_core=is_core, n=n, n_merged=n_merged, n_core_pixels=n_core,
-                           saturated=flagged, notes=notes)
+                           saturated=flagged, notes=notes, values_e=values,
+                           values_background=background_e if values is not None else None)

@@ -42,6 +42,12 @@ class CosmicRayLabels:
         saturation mask was given.
     notes : list of str
         What was done, for :attr:`hstcr_common.model.DetectionSummary.notes`.
+    values_e : ndarray of float64, or None
+        Electrons above the background of each pixel of ``idx`` (None: labelled without an
+        image).
+    values_background : object
+        The background ``values_e`` was taken against (the ``background_e`` given to
+        labelling): measurement reuses ``values_e`` only for that same background.
     """
 
     shape: tuple[int, int]
@@ -53,6 +59,14 @@ class CosmicRayLabels:
     n_core_pixels: np.ndarray
     saturated: np.ndarray | None = None
     notes: list[str] = field(default_factory=list)
+    values_e: np.ndarray | None = field(default=None, repr=False)
+    values_background: object = field(default=None, repr=False)
+
+    def values_against(self, background_e) -> np.ndarray | None:
+        """``values_e`` if they were taken against ``background_e`` (the same object)."""
+        if self.values_e is not None and background_e is self.values_background:
+            return self.values_e
+        return None
 
     @cached_property
     def image(self) -> np.ndarray:

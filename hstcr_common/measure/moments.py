@@ -55,7 +55,9 @@ def measure_cosmic_rays(labels: np.ndarray | CosmicRayLabels, n: int, image_e: n
         ``labels`` is a :class:`CosmicRayLabels` (``saturated`` if it was given one).
     """
     extra = {}
+    known = None
     if isinstance(labels, CosmicRayLabels):
+        known = labels.values_against(background_e)     # read at labelling: no second gather
         if n != labels.n:
             raise ValueError(f"measure_cosmic_rays: n={n} but the labels hold {labels.n}")
         idx, lab, nx = labels.idx, labels.pixel_label, labels.shape[1]
@@ -76,8 +78,11 @@ def measure_cosmic_rays(labels: np.ndarray | CosmicRayLabels, n: int, image_e: n
     np.cumsum(counts, out=offsets[1:])
     starts = offsets[:-1]
     y, x = np.divmod(idx, nx)
-    e = np.asarray(image_e).ravel()[idx].astype(np.float64)
-    e = e - background_at(background_e, idx)
+    if known is not None:
+        e = known[order]
+    else:
+        e = np.asarray(image_e).ravel()[idx].astype(np.float64)
+        e = e - background_at(background_e, idx)
 
     energy = np.add.reduceat(e, starts)
     peak = np.maximum.reduceat(e, starts)

@@ -123,7 +123,8 @@ def _wls(y: np.ndarray, x: np.ndarray, w: np.ndarray):
 def spill_correction(idx: np.ndarray, label: np.ndarray, is_core: np.ndarray, n: int,
                      image_e: np.ndarray, background_e, *, bad: np.ndarray | None = None,
                      n_merged: np.ndarray | None = None,
-                     saturated: np.ndarray | None = None) -> tuple[np.ndarray, SpillFit]:
+                     saturated: np.ndarray | None = None,
+                     values_e: np.ndarray | None = None) -> tuple[np.ndarray, SpillFit]:
     """Charge each cosmic ray spilled past its footprint's edge (e-), fitted on the chip.
 
     Parameters
@@ -143,6 +144,9 @@ def spill_correction(idx: np.ndarray, label: np.ndarray, is_core: np.ndarray, n:
         Cosmic rays found in each one's component: only isolated ones (1) are fitted.
     saturated : ndarray of bool, (n,), optional
         Saturated cosmic rays are not fitted.
+    values_e : ndarray of float, optional
+        Electrons above ``background_e`` at ``idx``, when the caller has them
+        (:meth:`~.labelled.CosmicRayLabels.values_against`); read from the image otherwise.
 
     Returns
     -------
@@ -155,7 +159,8 @@ def spill_correction(idx: np.ndarray, label: np.ndarray, is_core: np.ndarray, n:
         return added, SpillFit()
     shape = np.shape(image_e)
     flat = np.asarray(image_e).ravel()
-    value = flat[idx].astype(np.float64) - background_at(background_e, idx)
+    value = (values_e if values_e is not None
+             else flat[idx].astype(np.float64) - background_at(background_e, idx))
     sides = _free_sides(idx, shape, bad)
     n_free = np.zeros(idx.size, dtype=np.int8)
     for free, _ in sides:

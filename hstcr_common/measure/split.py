@@ -89,17 +89,22 @@ def _climb(idx: np.ndarray, values: np.ndarray, shape: tuple[int, int]) -> _Basi
                    neighbours=neighbours)
 
 
-def _saddles(basins: _Basins, values: np.ndarray) -> tuple[np.ndarray, ...]:
+def _saddles(basins: _Basins, values: np.ndarray,
+             pixels: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
     """Edges (a, b, h) between adjacent basins, both directions, with the highest pass h:
-    the maximum over touching pixel pairs of ``min(v_p, v_q)``."""
+    the maximum over touching pixel pairs of ``min(v_p, v_q)``.  ``pixels`` (positions)
+    limits the pairs to those starting there: the pixels of components with several basins,
+    since a pair inside one basin is no edge."""
     m = values.size
     basin = basins.basin
     a_list, b_list, h_list = [], [], []
     for offset in HALF_NEIGHBOURS_8:
         nb = basins.neighbours[offset]
-        ok = nb < m
-        p = np.flatnonzero(ok)
-        q = nb[ok]
+        if pixels is None:
+            p = np.flatnonzero(nb < m)
+        else:
+            p = pixels[nb[pixels] < m]
+        q = nb[p]
         diff = basin[p] != basin[q]
         p, q = p[diff], q[diff]
         h = np.minimum(values[p], values[q])
@@ -177,9 +182,13 @@ def split_components(idx: np.ndarray, component: np.ndarray, values: np.ndarray,
         return np.zeros(0, dtype=np.int64)
     values = np.asarray(values, dtype=np.float64)
     basins = _climb(idx, values, shape)
-    if basins.peak_pos.size == np.count_nonzero(np.bincount(component)):
+    component = np.asarray(component)
+    basins_per_component = np.bincount(component[basins.peak_pos])
+    if not (basins_per_component > 1).any():
         return basins.root                              # one maximum per component
-    a, b, h = _saddles(basins, values)
+    # only components holding several maxima have saddles (most hold one)
+    a, b, h = _saddles(basins, values,
+                       np.flatnonzero(basins_per_component[component] > 1))
     if a.size == 0:
         return basins.root
     cluster = _merge_insignificant(basins, a, b, h, noise_e=noise_e,
