@@ -228,7 +228,33 @@ def lower_median(data: np.ndarray) -> np.ndarray:
     """
     k = data.shape[0]
     rank = 0 if k <= 3 else (k - 1) // 2
+    if rank == 0:
+        return np.fmin.reduce(data, axis=0)     # NaN only where every value is (as sorted)
+    if k <= SORTING_NETWORK_MAX_DARKS:
+        ranked = _sorting_network(data)[rank]
+        # a NaN reaches every output of the network (np.minimum and np.maximum carry it),
+        # where a partition sorts it last: then the partition decides
+        if not np.isnan(ranked).any():
+            return ranked
     return np.partition(data, rank, axis=0)[rank]
+
+
+#: up to this many darks the k values of a pixel are ordered by compare-exchange over whole
+#: slabs (odd-even transposition: k(k-1)/2 elementwise min/max pairs), 2-5x faster than a
+#: partition along the first axis, which works pixel by pixel
+SORTING_NETWORK_MAX_DARKS = 8
+
+
+def _sorting_network(data: np.ndarray) -> list[np.ndarray]:
+    """The k slabs of ``data`` (k, ...) sorted elementwise, smallest first (exact values)."""
+    slabs = [data[i].copy() for i in range(data.shape[0])]
+    k = len(slabs)
+    for p in range(k):
+        for i in range(p % 2, k - 1, 2):
+            low = np.minimum(slabs[i], slabs[i + 1])
+            np.maximum(slabs[i], slabs[i + 1], out=slabs[i + 1])
+            slabs[i] = low
+    return slabs
 
 
 def _reference_strip(data: np.ndarray, bad: np.ndarray, rn2: float, level: np.ndarray,

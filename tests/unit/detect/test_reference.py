@@ -433,3 +433,18 @@ def test_copies_of_one_exposure_are_never_each_others_reference():
     groups = sorted(plan_groups(records), key=len)
     assert [[r["dataset"] for r in g] for g in groups] == [
         ["jcopy000q"], ["j0000000q", "j0000001q", "j0000002q", "j0000003q"]]
+
+
+@pytest.mark.parametrize("k", [2, 3, 4, 5, 6, 7, 8, 9, 11])
+def test_lower_median_is_the_partition_order_statistic(k):
+    """The compare-exchange network picks exactly what a partition picks, ties included,
+    and a NaN (sorted last by a partition) falls back to the partition."""
+    from hstcr_common.detect.reference import lower_median
+
+    rng = np.random.default_rng(k)
+    data = rng.normal(100.0, 5.0, size=(k, 64, 48)).astype(np.float32)
+    data[:, :8] = np.round(data[:, :8] / 10.0) * 10.0          # many ties
+    rank = 0 if k <= 3 else (k - 1) // 2
+    np.testing.assert_array_equal(lower_median(data), np.partition(data, rank, axis=0)[rank])
+    data[0, 3, 4] = np.nan
+    np.testing.assert_array_equal(lower_median(data), np.partition(data, rank, axis=0)[rank])
