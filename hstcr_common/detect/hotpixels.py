@@ -89,11 +89,22 @@ def spike_flags(image_e: np.ndarray, bad: np.ndarray, cand: np.ndarray, noise_e,
     bflat = bad.ravel()
     level = _at(level_e, cand)
     neighbours = np.zeros(cand.size, dtype=np.float64)
+    # inside the chip's 1-pixel border every neighbour exists: no bounds test per offset
+    edge = (py == 0) | (py == ny - 1) | (px == 0) | (px == nx - 1)
+    inner = np.flatnonzero(~edge) if edge.any() else slice(None)
+    centre = cand[inner]
+    lv_in = level if np.ndim(level) == 0 else level[inner]
+    part = np.zeros(centre.size, dtype=np.float64)
     for dy, dx in NEIGHBOURS_8:
-        ok = (py + dy >= 0) & (py + dy < ny) & (px + dx >= 0) & (px + dx < nx)
-        q = cand[ok] + (dy * nx + dx)
-        lv = level if np.ndim(level) == 0 else level[ok]
-        neighbours[ok] += np.where(bflat[q], 0.0, flat[q] - lv)
+        q = centre + (dy * nx + dx)
+        part += np.where(bflat[q], 0.0, flat[q] - lv_in)
+    neighbours[inner] = part
+    if edge.any():
+        for dy, dx in NEIGHBOURS_8:
+            ok = edge & (py + dy >= 0) & (py + dy < ny) & (px + dx >= 0) & (px + dx < nx)
+            q = cand[ok] + (dy * nx + dx)
+            lv = level if np.ndim(level) == 0 else level[ok]
+            neighbours[ok] += np.where(bflat[q], 0.0, flat[q] - lv)
     value = flat[cand].astype(np.float64) - level
     limit = np.maximum(neighbour_fraction * value,
                        neighbour_sigma * _at(noise_e, cand) * math.sqrt(8.0))

@@ -45,7 +45,7 @@ from typing import Sequence
 import numpy as np
 from scipy import ndimage
 
-from ..measure import EIGHT, robust_background
+from ..measure import EIGHT, Components, robust_background
 from ..model import AutoParams, CosmicRayCatalog, Dark, DetectionSummary, HstcrError
 from .catalogue import ChipDetection, catalog_and_summary
 from .dq import bad_pixel_mask
@@ -446,9 +446,14 @@ def _detect_chip(chip, det, ref: ChipReference, member: int, levels: list[float]
     grow |= seeds
     del significance
     labels, n = ndimage.label(grow, structure=EIGHT)
-    keep = np.bincount(labels[seeds], minlength=n + 1) > 0
+    # the grow pixels listed once: the seeds, the kept pixels and labelling read them there
+    grow_idx = np.flatnonzero(grow)
+    del grow
+    comp = labels.ravel()[grow_idx]
+    keep = np.bincount(comp[seeds.ravel()[grow_idx]], minlength=n + 1) > 0
     keep[0] = False
-    offsets = level_offsets(residual, labels, keep, bad | spikes, typical, ref.segments)
+    offsets = level_offsets(residual, labels, keep, bad | spikes, typical, ref.segments,
+                            kept_idx=grow_idx[keep[comp]])
     # energies against level + reference + the offset left away from the cosmic rays:
     # image - background = residual - offset
     background = np.subtract(chip.science, residual, out=residual)
@@ -456,7 +461,8 @@ def _detect_chip(chip, det, ref: ChipReference, member: int, levels: list[float]
                                  background.shape[1])
     del reference
     return ChipDetection(
-        mask=(labels, keep), image_e=chip.science, background_e=(background, 0.0),
+        mask=Components(labels, keep, grow_idx), image_e=chip.science,
+        background_e=(background, 0.0),
         noise_e=typical, bad=bad | spikes,
         halo_exclude=None if halo_exclude is None else halo_exclude | spikes,
         notes=[f"reference: levels {', '.join(f'{v:.2f}' for v in levels)} e-, offsets away "
@@ -468,7 +474,8 @@ def _detect_chip(chip, det, ref: ChipReference, member: int, levels: list[float]
 
 def level_offsets(residual: np.ndarray, labels: np.ndarray, keep: np.ndarray,
                   excluded: np.ndarray, noise_e: float,
-                  segments: Sequence[tuple[int, int]]) -> list[float]:
+                  segments: Sequence[tuple[int, int]],
+                  kept_idx: np.ndarray | None = None) -> list[float]:
     """Mean residual per amplifier segment away from every cosmic ray (e-).
 
     The level is a robust centre of each dark and the reference the mean of the other darks'
@@ -492,10 +499,13 @@ def level_offsets(residual: np.ndarray, labels: np.ndarray, keep: np.ndarray,
         :data:`.local_background.OFFSET_CLIP_SIGMA` of it are left out.
     segments : sequence of (int, int)
         Column ranges of the amplifiers.
+    kept_idx : ndarray of int, optional
+        Flat indices of the kept components' pixels, when the caller listed them (else they
+        are read from ``labels`` on the sampled rows).
     """
-    return offsets_away_from(lambda rows: residual[rows],
-                             lambda rows: keep[labels[rows]], excluded, noise_e, segments,
-                             residual.shape)
+    detected = (kept_idx if kept_idx is not None else lambda rows: keep[labels[rows]])
+    return offsets_away_from(lambda rows: residual[rows], detected, excluded, noise_e,
+                             segments, residual.shape)
 
 
 def _spike_trails(residual: np.ndarray, bad: np.ndarray, spikes: np.ndarray,

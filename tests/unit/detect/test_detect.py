@@ -336,3 +336,23 @@ def test_ramp_method_dispatches_to_the_ramp_module(tmp_path):
             find_cosmic_rays(dark, method=method)
     with pytest.raises(HstcrError, match="unknown parameter"):
         find_cosmic_rays(dark, method="ramp", no_such_knob=1)
+
+
+def test_spike_test_on_the_chip_border_counts_only_neighbours_on_the_chip():
+    """Border candidates (no bounds test inside the chip) get the same neighbour sums as a
+    padded frame gives: a lone bright pixel is a spike in a corner, on an edge and inside;
+    one with a bright neighbour is not."""
+    from hstcr_common.detect.hotpixels import spike_flags
+
+    image = np.zeros((6, 7), dtype=np.float32)
+    bad = np.zeros(image.shape, dtype=bool)
+    lone = [(0, 0), (0, 3), (5, 6), (2, 0), (3, 3)]
+    for y, x in lone:
+        image[y, x] = 500.0
+    image[5, 2], image[5, 3] = 500.0, 400.0      # a pair on the bottom edge: no spikes
+    cand = np.ravel_multi_index(tuple(np.array(lone + [(5, 2), (5, 3)]).T), image.shape)
+    flags = spike_flags(image, bad, cand, 1.0, 0.25, 3.0)
+    assert flags.tolist() == [True] * len(lone) + [False, False]
+    # a bad neighbour counts 0: the pair's bright member becomes a spike
+    bad[5, 3] = True
+    assert spike_flags(image, bad, cand[-2:-1], 1.0, 0.25, 3.0).tolist() == [True]

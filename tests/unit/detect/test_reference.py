@@ -163,6 +163,10 @@ def test_level_offset_is_measured_away_from_cosmic_rays_per_amplifier():
     offsets = level_offsets(residual, labels, keep, np.zeros(SHAPE, bool), RN,
                             [(0, 128), (128, 256)])
     assert abs(offsets[0]) < 0.06 and abs(offsets[1] - 0.3) < 0.06, offsets
+    # the kept pixels given as a list mark the same sampled rows as the label image does
+    kept = np.flatnonzero(keep[labels])
+    assert level_offsets(residual, labels, keep, np.zeros(SHAPE, bool), RN,
+                         [(0, 128), (128, 256)], kept_idx=kept) == offsets
 
 
 def test_energies_unbiased_when_the_other_darks_hold_cosmic_ray_wings():
