@@ -108,6 +108,59 @@ print(json.dumps({"n_cr": res["n_cr"], "import_s": t_import, "first_s": runs[0],
 """
 
 
+CHILD_AUTO = r"""
+import json, os, resource, sys, time
+
+
+def peak_rss_mb():
+    try:
+        with open("/proc/self/status") as fh:
+            return next(int(l.split()[1]) for l in fh if l.startswith("VmHWM")) / 1024
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+t0 = time.perf_counter()
+from hstcr_common.lake import Lake
+from hstcr_common.model import AutoParams
+from hstcr_common.pipeline import groups, process_item
+t_import = time.perf_counter() - t0
+items, lake, repeat = json.loads(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+builds = []
+for _ in range(1 + repeat):
+    t = time.perf_counter()
+    ref = groups.build_group_reference(items, Lake(lake), AutoParams(), reprocess=True)
+    builds.append(time.perf_counter() - t)
+    if ref["path"] is None:
+        raise SystemExit(f"no reference: {ref['reason']}")
+runs = []
+for _ in range(1 + repeat):
+    for item in items:
+        groups._LAST_REFERENCE.clear()       # each Lambda invocation reads its reference
+        t = time.perf_counter()
+        res = process_item(dict(item, reference=ref["path"]), lake=lake, method="auto",
+                           reprocess=True)
+        runs.append(time.perf_counter() - t)
+        if res["status"] != "done":
+            raise SystemExit(f"{item['dataset']}: {res['status']} {res['error']}")
+import pyarrow.dataset as ds
+methods = set(ds.dataset(os.path.join(lake, "exposures"), format="parquet",
+                         partitioning="hive").to_table(columns=["method"])["method"].to_pylist())
+if methods != {"reference"}:
+    raise SystemExit(f"expected every dark searched against the reference, got {methods}")
+size = {t: sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(os.path.join(lake, t))
+               for f in fs) // len(items) for t in ("exposures", "cosmic_rays")}
+print(json.dumps({"n_cr": res["n_cr"], "import_s": t_import, "first_s": builds[0],
+                  "build_s": min(builds[1:]), "process_s": min(runs[len(items):]),
+                  "stages": res.get("stages"), "peak_rss_mb": peak_rss_mb(), "bytes": size,
+                  "reference_bytes": os.path.getsize(ref["path"].removeprefix("file://")),
+                  "group": len(items)}))
+"""
+#: Darks per group for ``--method auto`` (a reference is built per group, then each dark is
+#: searched against it; the plan allows up to 20 per reference child)
+GROUP_SIZE = 4
+
+
 def worker_memory_mb(path: Path = FUNCTIONS_PY) -> int:
     """``process_dark``'s configured memory (MB): the ``worker_memory_mb`` default of
     ``infra/functions.py`` (read as text: the CDK need not be installed)."""
@@ -117,24 +170,34 @@ def worker_memory_mb(path: Path = FUNCTIONS_PY) -> int:
     return int(found.group(1))
 
 
-def measure(detector: str, repeat: int = 2) -> dict:
-    """Write one synthetic dark of ``detector``, then process it in a fresh interpreter: import
-    time, first (cold) and best warm ``process_item`` seconds, peak RSS, bytes in and out."""
+def measure(detector: str, repeat: int = 2, method: str = "threshold") -> dict:
+    """Write synthetic darks of ``detector``, then process them in a fresh interpreter: import
+    time, first (cold) and best warm ``process_item`` seconds, peak RSS, bytes in and out.
+
+    ``method`` "auto" (CCDs): a group of :data:`GROUP_SIZE` darks of one set-up, its
+    reference built (``build_s``: best of the warm builds) and every dark searched against
+    it (``process_s``: best warm search, the reference read from the lake each time)."""
+    from hstcr_common.instruments import get_detector
     from hstcr_common.synthetic import write_sample
 
+    grouped = method == "auto" and get_detector(detector).kind == "ccd"
     with tempfile.TemporaryDirectory() as tmp:
-        write_sample(detector, 1, f"{tmp}/dark", seed=11)
-        item = json.loads((Path(tmp) / "dark" / "manifest.jsonl").read_text().splitlines()[0])
+        write_sample(detector, GROUP_SIZE if grouped else 1, f"{tmp}/dark", seed=11)
+        items = [json.loads(line) for line in
+                 (Path(tmp) / "dark" / "manifest.jsonl").read_text().splitlines()]
         # the worker's environment as the stack sets it (infra/functions.py): glibc keeps
         # freed memory for the next dark (hstcr_common.pipeline.memory)
         env = {**os.environ, **MALLOC_ENVIRONMENT}
-        proc = subprocess.run([sys.executable, "-c", CHILD, json.dumps(item), f"{tmp}/lake",
+        child, arg = (CHILD_AUTO, items) if grouped else (CHILD, items[0])
+        proc = subprocess.run([sys.executable, "-c", child, json.dumps(arg), f"{tmp}/lake",
                                str(repeat)], capture_output=True, text=True, env=env)
         if proc.returncode:
             raise SystemExit(f"{detector}: {proc.stderr.strip().splitlines()[-1]}")
         m = json.loads(proc.stdout.strip().splitlines()[-1])
-        m["input_bytes"] = sum(Path(f).stat().st_size for f in item["files"].values() if f)
+        m["input_bytes"] = sum(Path(f).stat().st_size for f in items[0]["files"].values() if f)
     m["detector"] = detector
+    m["method"] = "auto (reference)" if grouped else ("ramp" if get_detector(detector).kind == "ir"
+                                                       else "threshold")
     return m
 
 
@@ -143,7 +206,14 @@ def lambda_seconds(m: dict, memory_mb: int) -> tuple[float, float]:
     cpu = max(1.0, FULL_VCPU_MB / memory_mb)
     fetch_s = m["input_bytes"] * FETCHED_FRACTION / S3_READ_BYTES_PER_S
     warm = m["process_s"] * cpu + fetch_s
-    cold = (m["import_s"] + m["first_s"] - m["process_s"]) * cpu
+    if "build_s" in m:
+        # auto: the group's reference child (its build, which reads every dark once more)
+        # shared by the group's darks, and each dark's child downloads the reference
+        warm += (m["build_s"] * cpu + m["group"] * fetch_s) / m["group"]
+        warm += m["reference_bytes"] / S3_READ_BYTES_PER_S
+        cold = (m["import_s"] + m["first_s"] - m["build_s"]) * cpu
+    else:
+        cold = (m["import_s"] + m["first_s"] - m["process_s"]) * cpu
     return warm, cold
 
 
@@ -152,16 +222,19 @@ def cost_per_dark(m: dict, memory_mb: int) -> dict:
     seconds, _ = lambda_seconds(m, memory_mb)
     gb_s = memory_mb / 1024 * seconds
     lake_bytes = sum(m["bytes"].values())
+    # auto: per group one more Express child (the reference build, a parent transition) and
+    # two PUTs (the reference, its receipt); each dark GETs the receipt
+    share = 1.0 / m["group"] if "build_s" in m else 0.0
     return {
         "seconds": seconds,
         "gb_s": gb_s,
         "lambda": gb_s * PRICES["lambda_arm64_gb_s"] + PRICES["lambda_request"],
         "lambda_x86": gb_s * PRICES["lambda_x86_gb_s"] + PRICES["lambda_request"],
-        "step_functions": (PARENT_TRANSITIONS_PER_DARK * PRICES["sfn_standard_transition"]
-                           + PRICES["sfn_express_request"]
+        "step_functions": ((PARENT_TRANSITIONS_PER_DARK * PRICES["sfn_standard_transition"]
+                            + PRICES["sfn_express_request"]) * (1.0 + share)
                            + EXPRESS_CHILD_MB / 1024 * seconds * PRICES["sfn_express_gb_s"]),
-        "s3_requests": ((S3_PUTS_PER_DARK + S3_LISTS_PER_DARK) * PRICES["s3_put"]
-                        + S3_GETS_PER_DARK * PRICES["s3_get"]),
+        "s3_requests": ((S3_PUTS_PER_DARK + S3_LISTS_PER_DARK + 2 * share) * PRICES["s3_put"]
+                        + (S3_GETS_PER_DARK + (1 if share else 0)) * PRICES["s3_get"]),
         "s3_storage_month": lake_bytes / 1e9 * PRICES["s3_gb_month"],
         "logs": LOG_BYTES_PER_DARK / 1e9 * PRICES["logs_gb"],
         "lake_bytes": lake_bytes,
@@ -183,12 +256,14 @@ def athena_cost(exposures_bytes: float, cosmic_rays_bytes: float, n: int) -> tup
 
 def lambda_table(rows: list, memory_mb: int, n: int = 1000) -> list[str]:
     """Markdown table: measured time and memory, GB-s and arm64 Lambda cost per ``n`` darks."""
-    lines = [f"| detector | CRs | process_item s (warm) | peak RSS MB | billed s | GB-s/dark "
-             f"| $ per {n:,} darks | cold start +s |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [f"| detector | method | CRs | process_item s (warm) | reference build s per dark "
+             f"| peak RSS MB | billed s | GB-s/dark | $ per {n:,} darks | cold start +s |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for m, c in rows:
         _, cold = lambda_seconds(m, memory_mb)
-        lines.append(f"| {m['detector']} | {m['n_cr']:,} | {m['process_s']:.2f} | "
+        build = f"{m['build_s'] / m['group']:.2f}" if "build_s" in m else "-"
+        lines.append(f"| {m['detector']} | {m['method']} | {m['n_cr']:,} | {m['process_s']:.2f} | "
+                     f"{build} | "
                      f"{m['peak_rss_mb']:.0f} | {c['seconds']:.2f} | {c['gb_s']:.2f} | "
                      f"{c['lambda'] * n:.4f} | {cold:.2f} |")
     return lines
@@ -202,13 +277,18 @@ def main(argv=None) -> int:
                         help="Lambda memory (MB); default process_dark's, from infra/functions.py")
     parser.add_argument("--detectors", default=DETECTORS)
     parser.add_argument("--repeat", type=int, default=2, help="warm darks after the first")
+    parser.add_argument("--method", choices=("auto", "threshold"), default="auto",
+                        help="CCD method measured: auto (the default of hstcr run and of the "
+                             "AWS plan: a reference per group of %d darks, then each dark "
+                             "against it) or threshold (one dark alone); IR darks use ramp"
+                             % GROUP_SIZE)
     parser.add_argument("--json", help="also write the measurements here")
     args = parser.parse_args(argv)
 
     memory = args.memory or worker_memory_mb()
     rows = []
     for detector in args.detectors.split(","):
-        m = measure(detector, args.repeat)
+        m = measure(detector, args.repeat, args.method)
         rows.append((m, cost_per_dark(m, memory)))
         print(f"measured {detector}: {m['process_s']:.2f} s warm, {m['peak_rss_mb']:.0f} MB peak",
               file=sys.stderr, flush=True)
@@ -216,9 +296,12 @@ def main(argv=None) -> int:
         Path(args.json).write_text(json.dumps([m for m, _ in rows], indent=1))
 
     print(f"Lambda per dark at process_dark's {memory} MB, arm64 (this machine, fresh process per "
-          f"detector, threshold; IR: ramp). billed s = warm process_item x "
+          f"detector, {args.method}; IR: ramp). billed s = warm process_item x "
           f"{max(1.0, FULL_VCPU_MB / memory):.2f} (CPU share) + S3 read at "
-          f"{S3_READ_BYTES_PER_S / 1e6:.0f} MB/s of {FETCHED_FRACTION:.0%} of the input:")
+          f"{S3_READ_BYTES_PER_S / 1e6:.0f} MB/s of {FETCHED_FRACTION:.0%} of the input"
+          + ("; auto adds the group's reference build (and its reads of the darks) shared by "
+             f"its {GROUP_SIZE} darks and each dark's download of the reference" if
+             args.method == "auto" else "") + ":")
     print("\n".join(lambda_table(rows, memory, args.darks)))
     over = [m["detector"] for m, _ in rows if m["peak_rss_mb"] > memory]
     print(f"peak RSS under {memory} MB: {'all' if not over else 'NOT ' + ', '.join(over)}")

@@ -443,7 +443,7 @@ def test_copies_of_one_exposure_are_never_each_others_reference():
 def test_lower_median_is_the_partition_order_statistic(k):
     """The compare-exchange network picks exactly what a partition picks, ties included,
     and a NaN (sorted last by a partition) falls back to the partition."""
-    from hstcr_common.detect.reference import lower_median
+    from hstcr_common.detect.order_statistics import lower_median
 
     rng = np.random.default_rng(k)
     data = rng.normal(100.0, 5.0, size=(k, 64, 48)).astype(np.float32)
