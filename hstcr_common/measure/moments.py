@@ -71,7 +71,9 @@ def measure_cosmic_rays(labels: np.ndarray | CosmicRayLabels, n: int, image_e: n
     if n == 0:
         return CosmicRayCatalog.empty(optional=tuple(k for k, v in extra.items()
                                                      if v is not None))
-    order = np.argsort(lab, kind="stable")          # pixels grouped by label, raster within
+    # pixels grouped by label, raster within; labels that fit 16 bits take numpy's radix sort
+    key = lab.astype(np.uint16) if n < 2**16 else lab
+    order = np.argsort(key, kind="stable")
     idx, lab = idx[order], lab[order]
     counts = np.bincount(lab, minlength=n + 1)[1:]
     offsets = np.zeros(n + 1, dtype=np.int64)
