@@ -85,12 +85,22 @@ def searched_pixel_count(bad: np.ndarray, rule: str = "detectable") -> int:
     ny, nx = bad.shape
     b = np.flatnonzero(bad)
     y, x = np.divmod(b, nx)
-    seen = np.zeros(b.size, dtype=bool)
     flat = bad.ravel()
+    # inside the chip's 1-pixel border every neighbour exists: no bounds test per offset
+    edge = (y == 0) | (y == ny - 1) | (x == 0) | (x == nx - 1)
+    inner = b[~edge]
+    all_bad = np.ones(inner.size, dtype=bool)
     for dy, dx in NEIGHBOURS_8:
-        ok = (y + dy >= 0) & (y + dy < ny) & (x + dx >= 0) & (x + dx < nx)
-        seen[ok] |= ~flat[b[ok] + (dy * nx + dx)]
-    return int(bad.size - n_bad + np.count_nonzero(seen))
+        all_bad &= flat[inner + (dy * nx + dx)]
+    n_seen = int(inner.size - np.count_nonzero(all_bad))
+    if edge.any():
+        ye, xe, be = y[edge], x[edge], b[edge]
+        seen = np.zeros(be.size, dtype=bool)
+        for dy, dx in NEIGHBOURS_8:
+            ok = (ye + dy >= 0) & (ye + dy < ny) & (xe + dx >= 0) & (xe + dx < nx)
+            seen[ok] |= ~flat[be[ok] + (dy * nx + dx)]
+        n_seen += int(np.count_nonzero(seen))
+    return int(bad.size - n_bad + n_seen)
 
 
 def _in_mask(mask, y: np.ndarray, x: np.ndarray) -> np.ndarray:

@@ -356,3 +356,17 @@ def test_spike_test_on_the_chip_border_counts_only_neighbours_on_the_chip():
     # a bad neighbour counts 0: the pair's bright member becomes a spike
     bad[5, 3] = True
     assert spike_flags(image, bad, cand[-2:-1], 1.0, 0.25, 3.0).tolist() == [True]
+
+
+def test_searched_area_counts_bad_pixels_with_an_unmasked_neighbour_on_the_chip():
+    """Only bad pixels whose on-chip 8-neighbours are all bad are blind, at the border too
+    (checked against a plain count over every pixel and its neighbours)."""
+    from hstcr_common.detect.catalogue import searched_pixel_count
+
+    rng = np.random.default_rng(5)
+    for _ in range(30):
+        bad = rng.random((6, 8)) < rng.uniform(0.3, 0.95)
+        padded = np.pad(bad, 1, constant_values=True)       # off the chip: no unmasked pixel
+        blind = sum(bool(bad[y, x]) and padded[y:y + 3, x:x + 3].all()
+                    for y in range(6) for x in range(8))
+        assert searched_pixel_count(bad) == bad.size - blind
