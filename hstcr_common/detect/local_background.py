@@ -102,7 +102,7 @@ def expand_grids(grids: list[dict], shape: tuple[int, int], *, box: int = BACKGR
     out = np.empty((ny, nx), dtype=np.float32)
     for g in grids:
         x0, x1 = g["x0"], g["x1"]
-        out[:, x0:x1] = _interpolate(g[which], (ny, x1 - x0), box)
+        _interpolate(g[which], (ny, x1 - x0), box, out=out[:, x0:x1])
     return out
 
 
@@ -156,12 +156,14 @@ def _fill_and_smooth(grid: np.ndarray) -> np.ndarray:
     return ndimage.median_filter(grid, size=3, mode="nearest")
 
 
-def _interpolate(grid: np.ndarray, shape: tuple[int, int], box: int) -> np.ndarray:
-    """Bilinear interpolation between box centres, clamped beyond the outer centres."""
+def _interpolate(grid: np.ndarray, shape: tuple[int, int], box: int,
+                 out: np.ndarray | None = None) -> np.ndarray:
+    """Bilinear interpolation between box centres, clamped beyond the outer centres (written
+    into ``out`` when given: the frame-sized product is not copied a second time)."""
     wy = _weights(shape[0], grid.shape[0], box).astype(np.float32)
     wx = _weights(shape[1], grid.shape[1], box).astype(np.float32)
     # float32 throughout: the frame-sized product is the cost, and e- to 1e-7 is plenty
-    return (wy @ grid.astype(np.float32)) @ wx.T
+    return np.matmul(wy @ grid.astype(np.float32), wx.T, out=out)
 
 
 def _weights(n: int, n_boxes: int, box: int) -> np.ndarray:
