@@ -181,7 +181,8 @@ def _weights(n: int, n_boxes: int, box: int) -> np.ndarray:
     return w
 
 
-def offsets_away_from(residual_rows, detected_rows, excluded: np.ndarray, noise_e: float,
+def offsets_away_from(residual_rows, detected_idx: np.ndarray, excluded: np.ndarray,
+                      noise_e: float,
                       segments: Sequence[tuple[int, int]], shape: tuple[int, int]
                       ) -> list[float]:
     """Mean residual per column segment on every :data:`OFFSET_ROW_STEP`-th row, at least
@@ -189,10 +190,9 @@ def offsets_away_from(residual_rows, detected_rows, excluded: np.ndarray, noise_
     cosmic rays (``auto``'s :func:`hstcr_common.detect.reference.level_offsets`, the
     ``stack`` method's level).
 
-    ``residual_rows(rows)`` and ``detected_rows(rows)`` give those rows of the residual and
-    of the detected-pixel mask, so only the sampled rows are ever computed; or
-    ``detected_rows`` is the detected pixels' flat indices, each then marked on the sampled
-    rows within the margin (a cost in proportion to the detected pixels).
+    ``residual_rows(rows)`` gives those rows of the residual, so only the sampled rows are
+    ever computed; ``detected_idx`` are the detected pixels' flat indices, each marked on the
+    sampled rows within the margin (a cost in proportion to the detected pixels).
     """
     ny, nx = shape
     m = OFFSET_MARGIN_PX
@@ -200,15 +200,11 @@ def offsets_away_from(residual_rows, detected_rows, excluded: np.ndarray, noise_
     if rows.size == 0:
         return [0.0] * len(segments)
     near = np.zeros((rows.size, nx), dtype=bool)
-    if callable(detected_rows):
-        for d in range(-m, m + 1):
-            near |= detected_rows(rows + d)
-    else:
-        y, x = np.divmod(np.asarray(detected_rows, dtype=np.int64), nx)
-        for d in range(-m, m + 1):
-            r = y - d                       # the sampled row this pixel is d rows from
-            on = (r >= m) & (r < ny - m) & ((r - m) % OFFSET_ROW_STEP == 0)
-            near[(r[on] - m) // OFFSET_ROW_STEP, x[on]] = True
+    y, x = np.divmod(np.asarray(detected_idx, dtype=np.int64), nx)
+    for d in range(-m, m + 1):
+        r = y - d                           # the sampled row this pixel is d rows from
+        on = (r >= m) & (r < ny - m) & ((r - m) % OFFSET_ROW_STEP == 0)
+        near[(r[on] - m) // OFFSET_ROW_STEP, x[on]] = True
     wide = near.copy()
     for d in range(1, m + 1):
         wide[:, d:] |= near[:, :-d]

@@ -477,11 +477,12 @@ def level_offsets(residual: np.ndarray, labels: np.ndarray, keep: np.ndarray,
     segments : sequence of (int, int)
         Column ranges of the amplifiers.
     kept_idx : ndarray of int, optional
-        Flat indices of the kept components' pixels, when the caller listed them (else they
-        are read from ``labels`` on the sampled rows).
+        Flat indices of the kept components' pixels, when the caller listed them (else
+        found from ``labels``, a pass over the frame).
     """
-    detected = (kept_idx if kept_idx is not None else lambda rows: keep[labels[rows]])
-    return offsets_away_from(lambda rows: residual[rows], detected, excluded, noise_e,
+    if kept_idx is None:
+        kept_idx = np.flatnonzero(keep[labels])
+    return offsets_away_from(lambda rows: residual[rows], kept_idx, excluded, noise_e,
                              segments, residual.shape)
 
 

@@ -18,7 +18,7 @@ import numpy as np
 from scipy import ndimage
 
 from ..instruments import Detector
-from ..measure import EIGHT, NEIGHBOURS_8, Components, robust_background
+from ..measure import EIGHT, NEIGHBOURS_8, Components, background_at, robust_background
 from ..model import Chip, ThresholdParams
 from .dq import bad_pixel_mask, saturated_mask
 from .hotpixels import sharp_components, spike_flags, trail_direction
@@ -98,16 +98,9 @@ def pixels_above(image: np.ndarray, level, sigma, n_sigma: float) -> np.ndarray:
     bound = float(lo_level) + float(n32) * float(extreme_sigma)
     bound -= 1e-3 * (abs(bound) + 1.0)      # below every pixel's float32 threshold
     cand = np.flatnonzero(flat > bound)
-    limit = np.multiply(_at32(sigma, cand), n32, dtype=np.float32)
-    limit += _at32(level, cand)
+    limit = np.multiply(background_at(sigma, cand, np.float32), n32, dtype=np.float32)
+    limit += background_at(level, cand, np.float32)
     return cand[flat[cand] > limit]
-
-
-def _at32(value, idx: np.ndarray):
-    """A scalar, or an image read at flat indices ``idx`` (float32)."""
-    if np.ndim(value):
-        return np.asarray(value, dtype=np.float32).ravel()[idx]
-    return np.float32(value)
 
 
 def _next_to_brighter(image: np.ndarray, spike_idx: np.ndarray,
@@ -188,24 +181,22 @@ def detect_threshold(chip: Chip, detector: Detector, params: ThresholdParams, *,
     # the faint member of a hot pair whose bright member is a spike has only that spike for
     # a bright neighbour (3 passes: chains of 3).
     cand = np.ones(seed_idx.size, dtype=bool)
-    isolated = np.zeros(0, dtype=np.int64)
-    found = []
+    isolated = np.zeros(0, dtype=np.int64)   # the first pass's spikes (none: no spikes)
     for _ in range(SPIKE_PASSES):
         is_spike = np.zeros(seed_idx.size, dtype=bool)
-        is_spike[cand] = spike_flags(image, bad | spikes if found else bad, seed_idx[cand],
-                                     sigma, params.hot_neighbour_fraction,
+        is_spike[cand] = spike_flags(image, bad | spikes if isolated.size else bad,
+                                     seed_idx[cand], sigma, params.hot_neighbour_fraction,
                                      params.hot_neighbour_sigma, level)
         if not is_spike.any():
             break
         new = seed_idx[is_spike]
-        if not found:
+        if not isolated.size:
             isolated = new          # first pass: no bright neighbour (CTE trail estimate)
-        found.append(new)
         spikes.ravel()[new] = True
         seed_idx = seed_idx[~is_spike]
         cand = _next_to_brighter(image, new, seed_idx)
     # the seeds: ``above`` less the spikes, saturated pixels included (never spikes)
-    seed_idx = above[~spikes.ravel()[above]] if found else above
+    seed_idx = above[~spikes.ravel()[above]] if isolated.size else above
     grow_idx = pixels_above(image, level, sigma, params.grow_sigma)
     grow_idx = grow_idx[~(bad.ravel()[grow_idx] | spikes.ravel()[grow_idx])]
     if params.seed_sigma < params.grow_sigma:

@@ -16,18 +16,19 @@ _ONE_SIGMA_BELOW = 0.15865525393145707
 _SAMPLE = 400_000
 
 
-def background_at(background_e, idx: np.ndarray):
-    """Background (e-) at flat pixel indices ``idx``.
+def background_at(background_e, idx: np.ndarray, dtype=np.float64):
+    """Background (e-) at flat pixel indices ``idx``, as ``dtype``.
 
     ``background_e`` is a level (float), a per-pixel array (ny, nx), or a pair
     ``(array, level)`` meaning ``array + level`` (the stack method's shared reference plus
-    one dark's level, without a full-frame copy per dark).
+    one dark's level, without a full-frame copy per dark).  A level is returned as a Python
+    float, which numpy casts to the array's type: it never widens float32 arithmetic.
     """
     if isinstance(background_e, tuple):
         array, level = background_e
-        return np.asarray(array).ravel()[idx].astype(np.float64) + float(level)
+        return np.asarray(array).ravel()[idx].astype(dtype) + float(level)
     if np.ndim(background_e):
-        return np.asarray(background_e).ravel()[idx].astype(np.float64)
+        return np.asarray(background_e).ravel()[idx].astype(dtype)
     return float(background_e)
 
 

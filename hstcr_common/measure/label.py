@@ -68,9 +68,9 @@ def _components(mask: np.ndarray | None, components: tuple[np.ndarray, np.ndarra
         comp, n_comp = mask_components(idx, mask.shape)
         return idx, comp, lambda: ~mask, mask.shape, n_comp
     # the caller labelled a superset already (hysteresis): keep the wanted components
-    comp_image, keep = components[0], components[1]
-    idx = (components.labelled_pixels() if isinstance(components, Components)
-           else np.flatnonzero(comp_image))
+    components = Components(*components)        # a plain (label_image, keep) pair too
+    comp_image, keep = components.label_image, components.keep
+    idx = components.labelled_pixels()
     comp = comp_image.ravel()[idx]
     wanted = keep[comp]
     return idx[wanted], comp[wanted], lambda: comp_image == 0, comp_image.shape, keep.size - 1

@@ -80,6 +80,12 @@ def write_reference(lake: Lake, name: str, data: bytes) -> str:
 _LAST_REFERENCE: dict = {}
 
 
+def forget_reference() -> None:
+    """Drop the reference :func:`read_reference` keeps: the next read goes to the lake, as a
+    fresh process's (a new Lambda invocation's) would."""
+    _LAST_REFERENCE.clear()
+
+
 def read_reference(lake: Lake, path: str) -> GroupReference:
     """The group reference at ``path``; the one read last is reused while the file is
     unchanged (same size and modification time)."""
@@ -87,7 +93,7 @@ def read_reference(lake: Lake, path: str) -> GroupReference:
     key = (lake.uri, path, info.size, info.mtime_ns)
     if _LAST_REFERENCE.get("key") == key:
         return _LAST_REFERENCE["reference"]
-    _LAST_REFERENCE.clear()                 # never two held at once
+    forget_reference()                      # never two held at once
     with lake.fs.open_input_file(path) as f:
         reference = GroupReference.from_bytes(f.read())
     _LAST_REFERENCE.update(key=key, reference=reference)
