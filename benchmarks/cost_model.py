@@ -76,7 +76,9 @@ DETECTORS = "acs_wfc,wfc3_uvis,acs_hrc,stis_ccd,wfpc2,wfc3_ir,nicmos_nic2"
 #: Where ``process_dark``'s memory is configured.
 FUNCTIONS_PY = Path(__file__).resolve().parents[1] / "infra" / "functions.py"
 
-CHILD = r"""
+#: What both measuring children share: the peak-memory reading and the bytes each table of
+#: the lake holds per dark
+CHILD_COMMON = r"""
 import json, os, resource, sys, time
 
 
@@ -89,6 +91,14 @@ def peak_rss_mb():
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def bytes_per_dark(lake, n_darks):
+    return {t: sum(os.path.getsize(os.path.join(d, f))
+                   for d, _, fs in os.walk(os.path.join(lake, t)) for f in fs) // n_darks
+            for t in ("exposures", "cosmic_rays")}
+"""
+
+#: One dark alone, ``threshold`` (IR: ``ramp``): a cold first run, then ``repeat`` warm ones
+CHILD = CHILD_COMMON + r"""
 t0 = time.perf_counter()
 from hstcr_common.pipeline import process_item
 t_import = time.perf_counter() - t0
@@ -100,26 +110,14 @@ for _ in range(1 + repeat):
     runs.append(time.perf_counter() - t)
     if res["status"] != "done":
         raise SystemExit(f"{item['dataset']}: {res['error']}")
-size = {t: sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(os.path.join(lake, t))
-               for f in fs) for t in ("exposures", "cosmic_rays")}
 print(json.dumps({"n_cr": res["n_cr"], "import_s": t_import, "first_s": runs[0],
                   "process_s": min(runs[1:]), "stages": res.get("stages"),
-                  "peak_rss_mb": peak_rss_mb(), "bytes": size}))
+                  "peak_rss_mb": peak_rss_mb(), "bytes": bytes_per_dark(lake, 1)}))
 """
 
-
-CHILD_AUTO = r"""
-import json, os, resource, sys, time
-
-
-def peak_rss_mb():
-    try:
-        with open("/proc/self/status") as fh:
-            return next(int(l.split()[1]) for l in fh if l.startswith("VmHWM")) / 1024
-    except (OSError, StopIteration):
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
+#: A group, ``auto``: its reference built (cold, then ``repeat`` warm builds), then every
+#: dark searched against it ``1 + repeat`` times
+CHILD_AUTO = CHILD_COMMON + r"""
 t0 = time.perf_counter()
 from hstcr_common.lake import Lake
 from hstcr_common.model import AutoParams
@@ -136,7 +134,7 @@ for _ in range(1 + repeat):
 runs = []
 for _ in range(1 + repeat):
     for item in items:
-        groups._LAST_REFERENCE.clear()       # each Lambda invocation reads its reference
+        groups.forget_reference()           # each Lambda invocation reads its reference
         t = time.perf_counter()
         res = process_item(dict(item, reference=ref["path"]), lake=lake, method="auto",
                            reprocess=True)
@@ -148,11 +146,10 @@ methods = set(ds.dataset(os.path.join(lake, "exposures"), format="parquet",
                          partitioning="hive").to_table(columns=["method"])["method"].to_pylist())
 if methods != {"reference"}:
     raise SystemExit(f"expected every dark searched against the reference, got {methods}")
-size = {t: sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(os.path.join(lake, t))
-               for f in fs) // len(items) for t in ("exposures", "cosmic_rays")}
 print(json.dumps({"n_cr": res["n_cr"], "import_s": t_import, "first_s": builds[0],
                   "build_s": min(builds[1:]), "process_s": min(runs[len(items):]),
-                  "stages": res.get("stages"), "peak_rss_mb": peak_rss_mb(), "bytes": size,
+                  "stages": res.get("stages"), "peak_rss_mb": peak_rss_mb(),
+                  "bytes": bytes_per_dark(lake, len(items)),
                   "reference_bytes": os.path.getsize(ref["path"].removeprefix("file://")),
                   "group": len(items)}))
 """
