@@ -100,11 +100,15 @@ def spike_flags(image_e: np.ndarray, bad: np.ndarray, cand: np.ndarray, noise_e,
         part += np.where(bflat[q], 0.0, flat[q] - lv_in)
     neighbours[inner] = part
     if edge.any():
+        # the few candidates on the border, tested alone: their own bounds per offset
+        on_edge = np.flatnonzero(edge)
+        ey, ex = py[on_edge], px[on_edge]
+        lv_edge = level if np.ndim(level) == 0 else level[on_edge]
         for dy, dx in NEIGHBOURS_8:
-            ok = edge & (py + dy >= 0) & (py + dy < ny) & (px + dx >= 0) & (px + dx < nx)
-            q = cand[ok] + (dy * nx + dx)
-            lv = level if np.ndim(level) == 0 else level[ok]
-            neighbours[ok] += np.where(bflat[q], 0.0, flat[q] - lv)
+            ok = np.flatnonzero((ey + dy >= 0) & (ey + dy < ny) & (ex + dx >= 0) & (ex + dx < nx))
+            q = cand[on_edge[ok]] + (dy * nx + dx)
+            lv = lv_edge if np.ndim(lv_edge) == 0 else lv_edge[ok]
+            neighbours[on_edge[ok]] += np.where(bflat[q], 0.0, flat[q] - lv)
     value = flat[cand].astype(np.float64) - level
     limit = np.maximum(neighbour_fraction * value,
                        neighbour_sigma * _at(noise_e, cand) * math.sqrt(8.0))

@@ -55,37 +55,55 @@ def neighbour_positions(idx: np.ndarray, shape: tuple[int, int],
     dict
         ``(dy, dx) -> ndarray of int64 (m,)``: the position in ``idx`` of pixel ``idx[i]``'s
         neighbour at ``(dy, dx)``, or ``m`` when that neighbour is not listed (or off the
-        chip).  Costs two binary searches per row offset over the m listed pixels, never an
-        image of the chip's size.
+        chip).  Costs one binary search of the m listed pixels for the rows above and below
+        together, never an image of the chip's size.
     """
     idx = np.asarray(idx, dtype=np.int64)
     m = idx.size
     nx = int(shape[1])
     x = idx % nx
+    offsets = list(offsets)
     # a sentinel after the list, equal to no pixel index or neighbour of one: positions m
     # (not found) and -1 (before the first) read it
     ext = np.append(idx, np.iinfo(np.int64).min)
-    out = {}
-    for dy in {dy for dy, _ in offsets}:
-        centre = idx + dy * nx                     # the neighbour straight above/below/self
+
+    def row(dy: int, dxs) -> dict[int, np.ndarray]:
+        centre = idx + dy * nx                     # the neighbour straight below/self
         if dy == 0:
             at = np.arange(m, dtype=np.int64)      # the pixel itself
         else:
             at = np.searchsorted(idx, centre)      # first listed pixel >= centre
         has_centre = ext[at] == centre
-        for ddy, dx in offsets:
-            if ddy != dy:
-                continue
+        found_at = {}
+        for dx in dxs:
             if dx == 0:
-                pos = at
-                found = has_centre
+                pos, found = at, has_centre
             elif dx < 0:                           # the last listed pixel < centre
                 pos = at - 1
                 found = (ext[pos] == centre - 1) & (x > 0)
             else:                                  # the first listed pixel > centre
                 pos = at + has_centre
                 found = (ext[np.minimum(pos, m)] == centre + 1) & (x < nx - 1)
-            out[(dy, dx)] = np.where(found, pos, m)
+            found_at[dx] = np.where(found, pos, m)
+        return found_at
+
+    # the row above needs no search of its own: pixel j is pixel i's neighbour at (1, dx)
+    # exactly when i is j's neighbour at (-1, -dx), so one search serves both rows
+    below = row(1, sorted({dx for dy, dx in offsets if dy == 1}
+                          | {-dx for dy, dx in offsets if dy == -1}))
+    same = row(0, [dx for dy, dx in offsets if dy == 0])
+    out = {}
+    for dy, dx in offsets:
+        if dy == 1:
+            out[(dy, dx)] = below[dx]
+        elif dy == 0:
+            out[(dy, dx)] = same[dx]
+        else:
+            down = below[-dx]
+            have = np.flatnonzero(down < m)
+            up = np.full(m, m, dtype=np.int64)
+            up[down[have]] = have
+            out[(dy, dx)] = up
     return out
 
 
@@ -95,3 +113,28 @@ def contains(sorted_idx: np.ndarray, query: np.ndarray) -> np.ndarray:
         return np.zeros(np.shape(query), dtype=bool)
     at = np.searchsorted(sorted_idx, query)
     return sorted_idx[np.minimum(at, sorted_idx.size - 1)] == query
+
+
+def insertion_slots(at: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
+    """Where a list's m entries and k new ones go when the new ones are inserted before
+    positions ``at`` (non-decreasing), as ``np.insert(a, at, new)`` places them.
+
+    Returns ``(old_slots, new_slots)``, positions in the merged list of m + k entries, so
+    several lists merge with one scatter each: ``np.insert`` sorts ``at`` and rebuilds a mask
+    for every list it is called on.
+    """
+    at = np.asarray(at, dtype=np.int64)
+    new_slots = at + np.arange(at.size, dtype=np.int64)
+    # old entry i moves up by the new entries inserted at or before it
+    old_slots = np.arange(m, dtype=np.int64) + np.cumsum(np.bincount(at, minlength=m + 1))[:m]
+    return old_slots, new_slots
+
+
+def insert_at(slots: tuple[np.ndarray, np.ndarray], old: np.ndarray, new) -> np.ndarray:
+    """``old`` with ``new`` inserted at the :func:`insertion_slots` (in ``old``'s dtype)."""
+    old_slots, new_slots = slots
+    out = np.empty(old_slots.size + new_slots.size, dtype=old.dtype)
+    out[old_slots] = old
+    out[new_slots] = new
+    return out
+

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .connectivity import NEIGHBOURS_4, NEIGHBOURS_8, contains
+from .connectivity import NEIGHBOURS_4, NEIGHBOURS_8, contains, insert_at, insertion_slots
 
 
 def _ring(taken: np.ndarray, src_idx: np.ndarray, src_lab: np.ndarray, src_val: np.ndarray,
@@ -104,7 +104,8 @@ def grow_halo(taken: np.ndarray, src_idx: np.ndarray, src_label: np.ndarray,
             break
         added_idx.append(src_idx)
         added_lab.append(src_lab)
-        taken = np.insert(taken, np.searchsorted(taken, src_idx), src_idx)
+        taken = insert_at(insertion_slots(np.searchsorted(taken, src_idx), taken.size),
+                          taken, src_idx)
     if not added_idx:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=src_lab.dtype)
     halo_idx = np.concatenate(added_idx)

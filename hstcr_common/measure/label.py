@@ -24,7 +24,8 @@ import numpy as np
 
 from ..model import LabelParams
 from .background import background_at, robust_background
-from .connectivity import HALF_NEIGHBOURS_8, Components, neighbour_positions
+from .connectivity import (HALF_NEIGHBOURS_8, Components, insert_at, insertion_slots,
+                           neighbour_positions)
 from .halo import grow_halo
 from .labelled import CosmicRayLabels
 from .split import pointer_jump, split_components
@@ -183,14 +184,14 @@ def label_cosmic_rays(mask: np.ndarray | None, image_e: np.ndarray | None = None
                                          params.halo_radius, shape,
                                          connectivity=params.halo_connectivity,
                                          exclude=halo_exclude)
-        at = np.searchsorted(idx, halo_idx)
-        all_idx = np.insert(idx, at, halo_idx)
-        all_label = np.insert(pixel_label, at, halo_label.astype(pixel_label.dtype))
-        is_core = np.insert(is_core, at, False)
+        slots = insertion_slots(np.searchsorted(idx, halo_idx), idx.size)
+        all_idx = insert_at(slots, idx, halo_idx)
+        all_label = insert_at(slots, pixel_label, halo_label)
+        is_core = insert_at(slots, is_core, False)
         if values is not None:
             halo_values = values_all[halo_idx].astype(np.float64)
             halo_values -= background_at(background_e, halo_idx)
-            values = np.insert(values, at, halo_values)
+            values = insert_at(slots, values, halo_values)
         notes.append(f"added a {params.halo_radius}-pixel halo ring ({halo_idx.size} pixels) "
                      "to the cosmic rays for their energy")
 

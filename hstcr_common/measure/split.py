@@ -112,10 +112,15 @@ def _saddles(basins: _Basins, values: np.ndarray,
         b_list += [basin[q], basin[p]]
         h_list += [h, h]
     a, b, h = np.concatenate(a_list), np.concatenate(b_list), np.concatenate(h_list)
-    order = np.lexsort((h, b, a))
-    a, b, h = a[order], b[order], h[order]
-    last = np.r_[(a[1:] != a[:-1]) | (b[1:] != b[:-1]), True] if a.size else a.astype(bool)
-    return a[last], b[last], h[last]
+    if a.size == 0:
+        return a, b, h
+    # one integer key per basin pair (a, b), sorted; each pair's highest pass by a max-reduce
+    # (a three-key lexsort costs ~4x more)
+    pair = a * np.int64(basins.peak_value.size) + b
+    order = np.argsort(pair)
+    pair = pair[order]
+    first = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]])
+    return a[order[first]], b[order[first]], np.maximum.reduceat(h[order], first)
 
 
 def _merge_insignificant(basins: _Basins, a: np.ndarray, b: np.ndarray, h: np.ndarray, *,

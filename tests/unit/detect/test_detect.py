@@ -353,9 +353,37 @@ def test_spike_test_on_the_chip_border_counts_only_neighbours_on_the_chip():
     cand = np.ravel_multi_index(tuple(np.array(lone + [(5, 2), (5, 3)]).T), image.shape)
     flags = spike_flags(image, bad, cand, 1.0, 0.25, 3.0)
     assert flags.tolist() == [True] * len(lone) + [False, False]
+    # the same against a background map (read at each candidate, border ones included)
+    level = np.linspace(5.0, 40.0, image.size, dtype=np.float32).reshape(image.shape)
+    assert spike_flags(image + level, bad, cand, 1.0, 0.25, 3.0, level).tolist() == flags.tolist()
     # a bad neighbour counts 0: the pair's bright member becomes a spike
     bad[5, 3] = True
     assert spike_flags(image, bad, cand[-2:-1], 1.0, 0.25, 3.0).tolist() == [True]
+
+
+def test_hysteresis_pixels_are_each_thresholds_pixels():
+    """Seeds picked among the grow pixels (one pass over the frame) are exactly the pixels
+    above the seed threshold, with background maps or scalars, and when the shortcut does
+    not hold (a seed threshold below the grow one, a negative noise value)."""
+    from hstcr_common.detect.threshold import hysteresis_pixels, pixels_above
+
+    rng = np.random.default_rng(21)
+    image = rng.normal(100.0, 10.0, (64, 80)).astype(np.float32)
+    level_map = rng.normal(100.0, 1.0, image.shape).astype(np.float32)
+    sigma_map = rng.uniform(8.0, 12.0, image.shape).astype(np.float32)
+    negative = sigma_map.copy()
+    negative[3, 4] = -1.0
+    cases = [(100.0, 10.0), (level_map, 10.0), (100.0, sigma_map), (level_map, sigma_map),
+             (level_map, negative)]
+    for level, sigma in cases:
+        for seed_sigma, grow_sigma in ((2.0, 0.5), (1.0, 1.0), (0.5, 2.0), (1.5, -0.5)):
+            seeds, grow = hysteresis_pixels(image, level, sigma, seed_sigma, grow_sigma)
+            assert np.array_equal(seeds, pixels_above(image, level, sigma, seed_sigma))
+            assert np.array_equal(grow, pixels_above(image, level, sigma, grow_sigma))
+            assert seeds.size and grow.size
+            if np.ndim(level) == np.ndim(sigma):    # the frame-sized test, as written
+                frame = image > level + np.float32(grow_sigma) * sigma
+                assert np.array_equal(grow, np.flatnonzero(frame))
 
 
 def test_searched_area_counts_bad_pixels_with_an_unmasked_neighbour_on_the_chip():

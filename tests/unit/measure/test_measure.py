@@ -262,6 +262,7 @@ def test_match_to_truth_by_hand():
 
 def test_neighbour_positions_equal_a_padded_lookup_image():
     from hstcr_common.measure import NEIGHBOURS_8, neighbour_positions
+    from hstcr_common.measure.connectivity import HALF_NEIGHBOURS_8, NEIGHBOURS_4
 
     rng = np.random.default_rng(3)
     for shape in [(5, 7), (31, 40), (1, 9), (9, 1), (2, 2)]:
@@ -275,6 +276,12 @@ def test_neighbour_positions_equal_a_padded_lookup_image():
             found = neighbour_positions(idx, shape)
             for dy, dx in NEIGHBOURS_8:
                 assert np.array_equal(found[(dy, dx)], pos[base + dy * (nx + 2) + dx])
+            # the row above is found from the row below: asked for alone, it is the same
+            for offsets in (HALF_NEIGHBOURS_8, [(-1, 1)], [(-1, -1), (0, 1)], NEIGHBOURS_4):
+                some = neighbour_positions(idx, shape, offsets)
+                assert sorted(some) == sorted(offsets)
+                for dy, dx in offsets:
+                    assert np.array_equal(some[(dy, dx)], pos[base + dy * (nx + 2) + dx])
 
 
 def test_mask_components_equal_ndimage_label():
@@ -339,3 +346,21 @@ def test_catalogue_concat_fills_the_new_columns():
     assert CosmicRayCatalog.empty(optional=("saturated",)).saturated.shape == (0,)
     with pytest.raises(ValueError):
         CosmicRayCatalog.empty(optional=("energy_e",))
+
+
+def test_insertion_slots_place_entries_as_np_insert_does():
+    from hstcr_common.measure.connectivity import insert_at, insertion_slots
+
+    rng = np.random.default_rng(4)
+    for m, k in [(0, 0), (0, 3), (5, 0), (1, 1), (20, 7), (50, 200)]:
+        old = np.sort(rng.choice(1000, m, replace=False)).astype(np.int64)
+        new = np.sort(rng.choice(np.setdiff1d(np.arange(1000), old), k, replace=False))
+        at = np.searchsorted(old, new)
+        slots = insertion_slots(at, m)
+        merged = insert_at(slots, old, new)
+        assert np.array_equal(merged, np.insert(old, at, new))
+        assert np.array_equal(merged, np.sort(np.r_[old, new]))
+        flags = insert_at(slots, np.ones(m, dtype=bool), False)
+        assert np.array_equal(flags, np.insert(np.ones(m, dtype=bool), at, False))
+        labels = rng.integers(1, 9, m).astype(np.int32)
+        assert np.array_equal(insert_at(slots, labels, np.arange(k)), np.insert(labels, at, np.arange(k)))

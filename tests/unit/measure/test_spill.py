@@ -100,3 +100,28 @@ def test_too_few_isolated_cosmic_rays_leave_energies_alone():
     added, fit = spill_correction(idx, np.array([1, 2], np.int32), np.ones(2, bool), 2,
                                   image, LEVEL)
     assert fit.n_fit == 2 and not added.any() and "not fitted" in fit.note()
+
+
+def test_free_sides_equal_a_padded_lookup_image():
+    """Each footprint pixel's side neighbours are free when on the chip, in no footprint and
+    not bad: the list-based answer (one search for both columns) equals a padded image's."""
+    from hstcr_common.measure.connectivity import NEIGHBOURS_4
+    from hstcr_common.measure.spill import _free_sides
+
+    rng = np.random.default_rng(11)
+    for shape in [(6, 9), (40, 33), (1, 12), (12, 1)]:
+        for fraction in (0.1, 0.5, 0.9):
+            mask = rng.random(shape) < fraction
+            bad = rng.random(shape) < 0.2
+            idx = np.flatnonzero(mask)
+            ny, nx = shape
+            free_image = np.zeros((ny + 2, nx + 2), dtype=bool)
+            free_image[1:-1, 1:-1] = ~mask & ~bad
+            y, x = np.divmod(idx, nx)
+            for with_bad, sides in ((True, _free_sides(idx, shape, bad)),
+                                    (False, _free_sides(idx, shape, None))):
+                if not with_bad:
+                    free_image[1:-1, 1:-1] = ~mask
+                for (dy, dx), (free, q) in zip(NEIGHBOURS_4, sides):
+                    assert np.array_equal(free, free_image[y + 1 + dy, x + 1 + dx])
+                    assert np.array_equal(q[free], idx[free] + dy * nx + dx)
