@@ -23,17 +23,19 @@ checks the sum with the retry waits).  ``plan`` and ``summarize`` run in the Sta
 
 from __future__ import annotations
 
+import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy, Size, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from hstcr_common.aws import ENV_MAX_CONCURRENCY, METRICS_NAMESPACE
+from hstcr_common.aws.plan import MAX_REFERENCE_GROUP
 from hstcr_common.model import ENV_LAKE, ENV_RUNS, ENV_S3_SIGNED
 from hstcr_common.pipeline.memory import MALLOC_ENVIRONMENT
 
@@ -50,6 +52,13 @@ STPUBDATA_PREFIX = "hst/public"
 #: ``process_dark``'s timeout (s): one dark takes 1-4 s at 2048 MB (docs/aws.md); 180 s plus
 #: the child's retry waits (46 s at most) stays under 80 % of the EXPRESS child's 300 s.
 WORKER_TIMEOUT_S = 180
+#: SCI + DQ of the largest CCD dark, as the partial reader fetches it (ACS/WFC, WFC3/UVIS:
+#: two 2051 x 4096 chips of float32 + int16), MB
+LARGEST_STAGED_DARK_MB = 101
+#: ``process_dark``'s ephemeral storage (/tmp): a reference child keeps its group's darks
+#: there between the build and their searches (``hstcr_common.aws.run_reference_item``),
+#: at most the plan's largest group, plus 512 MB for astropy's cache and the runtime
+WORKER_EPHEMERAL_MB = 1024 * math.ceil((MAX_REFERENCE_GROUP * LARGEST_STAGED_DARK_MB + 512) / 1024)
 #: ``summarize`` reads the ResultWriter files of up to ~100,000 darks (~1 KB each) in memory.
 SUMMARIZE_MEMORY_MB = 2048
 
@@ -146,7 +155,7 @@ class Functions(Construct):
 
         def make(name: str, handler: str, *, memory: int, timeout: Duration, layers, description: str,
                  statements: list[iam.PolicyStatement], wildcard_reasons: dict[str, str],
-                 extra_environment: dict[str, str] | None = None):
+                 extra_environment: dict[str, str] | None = None, ephemeral_mb: int = 512):
             log_group = logs.LogGroup(self, f"{name}Logs", retention=log_retention,
                                       removal_policy=RemovalPolicy.DESTROY)
             role = iam.Role(self, f"{name}Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
@@ -161,7 +170,7 @@ class Functions(Construct):
                 self, name, runtime=RUNTIME, architecture=ARCHITECTURE, handler=handler, code=code,
                 layers=layers, memory_size=memory, timeout=timeout, role=role, log_group=log_group,
                 environment={**environment, **(extra_environment or {})}, description=description,
-                tracing=lambda_.Tracing.ACTIVE,
+                tracing=lambda_.Tracing.ACTIVE, ephemeral_storage_size=Size.mebibytes(ephemeral_mb),
             )
             # the policy must exist before the function runs (DependsOn the policy only: the role is
             # already a GetAtt dependency)
@@ -192,6 +201,7 @@ class Functions(Construct):
         self.process_dark = make(
             "ProcessDark", "functions.process_dark.handler", memory=worker_memory_mb,
             timeout=Duration.seconds(worker_timeout_s), layers=[self.worker_layer],
+            ephemeral_mb=WORKER_EPHEMERAL_MB,
             description="hstcr process_dark: one dark, stack group or group reference from stpubdata -> the lake",
             statements=[
                 iam.PolicyStatement(

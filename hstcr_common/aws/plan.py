@@ -104,8 +104,11 @@ def auto_items(items: list[dict], params: dict | None, lake: str,
                                "month": first.get("month"), "group": name, "reference": path,
                                "items": members})
             reason = describe_group(members)
-            darks.extend(dict(m, reference=path, reference_group=name, method_reason=reason)
-                         for m in members)
+            group_darks = [dict(m, reference=path, reference_group=name, method_reason=reason)
+                           for m in members]
+            # the reference child searches these same items (hstcr_common.aws.run_reference_item)
+            references[-1]["items"] = group_darks
+            darks.extend(group_darks)
     return references, darks + alone
 
 

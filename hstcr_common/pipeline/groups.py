@@ -121,8 +121,12 @@ def plan_auto(items: list[WorkItem], params: AutoParams) -> tuple[list[list[Work
 
 
 def build_group_reference(members: list[WorkItem], lake: Lake, params: AutoParams, *,
-                          reprocess: bool = False, known: dict | None = None) -> dict:
+                          reprocess: bool = False, known: dict | None = None,
+                          staged: dict | None = None) -> dict:
     """Build (or reuse) one group's reference.
+
+    ``staged`` (dataset -> role -> local path): members' files already read here, used
+    instead of their locations (which messages still name).
 
     Returns
     -------
@@ -148,7 +152,9 @@ def build_group_reference(members: list[WorkItem], lake: Lake, params: AutoParam
         for m in members:
             try:
                 files = {r: v for r, v in (m.get("files") or {}).items() if r in ("science", "dq")}
-                opened.append(open_dark_rows(files, source=redact(str(files.get("science"))),
+                local = (staged or {}).get(m.get("dataset")) or {}
+                read_from = {r: local.get(r, v) for r, v in files.items()}
+                opened.append(open_dark_rows(read_from, source=redact(str(files.get("science"))),
                                              dataset=m.get("dataset")))
             except Exception as exc:  # noqa: BLE001 - that dark fails on its own later
                 errors[m["dataset"]] = f"{type(exc).__name__}: {exc}"

@@ -209,7 +209,7 @@ def _single_dark_params(method: str, params) -> MethodParams:
 
 
 def process_one(item: WorkItem, lake: Lake, method: str, params: MethodParams | dict | None, reprocess: bool,
-                known: KnownFiles | None = None) -> DarkResult:
+                known: KnownFiles | None = None, files: dict | None = None) -> DarkResult:
     """:func:`process_item` on an open lake, with the run's listing of the dark's files."""
     stages = Stages()
     dark = None
@@ -220,7 +220,8 @@ def process_one(item: WorkItem, lake: Lake, method: str, params: MethodParams | 
         if done_path:
             finish_skipped(lake, item["dataset"], done_path, known)
             return dark_result(item, "skipped", seconds=stages.elapsed())
-        files = fetch(item)
+        if files is None:
+            files = fetch(item)
         stages.start("load")
         dark = load(item, files)
         del files
@@ -238,7 +239,7 @@ def process_one(item: WorkItem, lake: Lake, method: str, params: MethodParams | 
 
 def process_item(item: WorkItem, *, lake: str | Lake, method: str = "auto",
                  params: MethodParams | dict | None = None,
-                 reprocess: bool = False) -> DarkResult:
+                 reprocess: bool = False, files: dict | None = None) -> DarkResult:
     """Process one dark (one work item) into the lake.
 
     Parameters
@@ -257,13 +258,17 @@ def process_item(item: WorkItem, *, lake: str | Lake, method: str = "auto",
     reprocess : bool
         Process even when the lake already has the dark with the same software version and
         parameters.
+    files : dict, optional
+        The dark's files already read (role -> local path or bytes, as :func:`fetch` gives
+        them), e.g. by its group's reference child; ``item["files"]`` stays the provenance.
 
     Returns
     -------
     DarkResult
         Never raises for bad input: a failed dark has a ``failures`` row.
     """
-    return process_one(item, lake if isinstance(lake, Lake) else Lake(lake), method, params, reprocess)
+    return process_one(item, lake if isinstance(lake, Lake) else Lake(lake), method, params, reprocess,
+                       files=files)
 
 
 # --------------------------------------------------------------------------- one stack group

@@ -230,16 +230,120 @@ def test_auto_plan_reference_then_darks_against_it(aws, tmp_path):
     settings = {"run_id": out["run_id"], "method": "auto", "params": {}, "reprocess": False}
     built = process_event({"item": ref_item, **settings}, lake=lake, runs_root=RUNS)
     assert built["reference"]["status"] == "built" and built["reference"]["n_members"] == 3
-    assert built["results"] == []
+    # the reference child searched its darks (each read once in the whole run)
+    assert sorted(r["dataset"] for r in built["results"]) == sorted(d.dataset for d in darks)
+    assert built["n_done"] == 3
     receipt = aws.get_object(Bucket="runs-bucket",
                              Key=f"runs/auto-1/references/{ref_item['group']}.json")["Body"].read()
     assert json.loads(receipt)["path"] == ref_item["reference"]
     for it in dark_items:
-        assert process_event({"item": it, **settings}, lake=lake, runs_root=RUNS)["n_done"] == 1
+        # the dark's own child reports that search (even asked to reprocess: same run)
+        answer = process_event({"item": it, **settings, "reprocess": True}, lake=lake, runs_root=RUNS)
+        assert answer["n_done"] == 1 and answer["results"][0]["dataset"] == it["dataset"]
     rows = ds.dataset(tmp_path / "lake" / "exposures", format="parquet", partitioning="hive").to_table(
         columns=["method", "group_size", "method_reason"]).to_pylist()
     assert [(r["method"], r["group_size"]) for r in rows] == [("reference", 3)] * 3
     assert all(r["method_reason"] == dark_items[0]["method_reason"] for r in rows)
+
+
+def _darks_in_stpubdata(s3, darks) -> list[dict]:
+    """Manifest items of synthetic darks uploaded to (moto's) stpubdata, as MAST has them."""
+    from hstcr_common.remote import S3_BUCKET, s3_key
+
+    s3.create_bucket(Bucket=S3_BUCKET)
+    items = []
+    for dark in darks:
+        files = {}
+        for role, path in dark.paths.items():
+            key = s3_key(dark.dataset, path.name.split("_", 1)[1].split(".")[0])
+            s3.upload_file(str(path), S3_BUCKET, key)
+            files[role] = f"s3://{S3_BUCKET}/{key}"
+        items.append(dict(dark.manifest_item, files=files))
+    return items
+
+
+def test_reference_child_reads_each_dark_once_and_searches_it(aws, tmp_path, monkeypatch):
+    """A reference child reads its darks from S3 once: the build and the searches use its
+    copies (here the objects are deleted once read, so any second read would fail), and the
+    rows equal what the darks' own children make of them."""
+    import pyarrow.dataset as ds
+
+    from hstcr_common.aws import plan_run, process_event
+    from hstcr_common.aws import process as aws_process
+    from hstcr_common.remote import S3_BUCKET
+    from hstcr_common.synthetic import write_sample
+
+    monkeypatch.setenv("HSTCR_S3_SIGNED", "1")     # as the stack sets it: moto has no public bucket
+    darks = write_sample("stis_ccd", 3, tmp_path / "darks", seed=13)
+    items = _darks_in_stpubdata(aws, darks)
+    staging_root = tmp_path / "ephemeral"
+    staging_root.mkdir()
+    monkeypatch.setattr(aws_process.tempfile, "gettempdir", lambda: str(staging_root))
+    stage = aws_process.stage_darks
+
+    def stage_then_delete(members, folder):
+        staged = stage(members, folder)
+        for obj in aws.list_objects_v2(Bucket=S3_BUCKET).get("Contents", []):
+            aws.delete_object(Bucket=S3_BUCKET, Key=obj["Key"])
+        return staged
+
+    monkeypatch.setattr(aws_process, "stage_darks", stage_then_delete)
+
+    def table(lake):
+        return ds.dataset(f"{lake}/exposures", format="parquet", partitioning="hive").to_table(
+            columns=["dataset", "method", "group_size", "method_reason", "n_cr"]).sort_by("dataset").to_pylist()
+
+    lake = str(tmp_path / "lake")
+    out = plan_run({"items": items}, runs_root=RUNS, lake=lake, execution_name="once")
+    ref_item = json.loads(aws.get_object(Bucket="runs-bucket", Key=out["references_key"])["Body"].read())
+    settings = {"run_id": "once", "method": "auto", "params": {}, "reprocess": False}
+    built = process_event({"item": ref_item, **settings}, lake=lake, runs_root=RUNS)
+    assert built["reference"]["status"] == "built" and built["n_done"] == 3
+    assert list(staging_root.iterdir()) == []                  # its copies are gone
+    rows = table(lake)
+    assert [(r["method"], r["group_size"]) for r in rows] == [("reference", 3)] * 3
+
+    # the same darks searched by their own children against the same reference: same rows
+    local = [dict(d.manifest_item, reference=ref_item["reference"], method_reason=rows[0]["method_reason"])
+             for d in darks]
+    for it in local:
+        assert process_event({"item": it, "run_id": "own", "method": "auto", "reprocess": True},
+                             lake=str(tmp_path / "lake2"), runs_root=RUNS)["n_done"] == 1
+    assert table(str(tmp_path / "lake2")) == rows
+
+
+def test_reference_child_leaves_darks_to_their_children_when_time_runs_short(aws, tmp_path):
+    """Searches stop while SEARCH_RESERVE_S is still left; the rest are searched by their own
+    children against the reference, as when the child was retried after building it."""
+    import pyarrow.dataset as ds
+
+    from hstcr_common.aws import plan_run, process_event
+    from hstcr_common.aws.process import SEARCH_RESERVE_S
+    from hstcr_common.synthetic import write_sample
+
+    darks = write_sample("stis_ccd", 3, tmp_path / "darks", seed=14)
+    lake = str(tmp_path / "lake")
+    out = plan_run({"items": [d.manifest_item for d in darks]}, runs_root=RUNS, lake=lake,
+                   execution_name="short")
+    ref_item = json.loads(aws.get_object(Bucket="runs-bucket", Key=out["references_key"])["Body"].read())
+    left = iter([SEARCH_RESERVE_S + 60, SEARCH_RESERVE_S - 1])
+    settings = {"run_id": "short", "method": "auto", "params": {}, "reprocess": False}
+    built = process_event({"item": ref_item, **settings}, lake=lake, runs_root=RUNS,
+                          remaining_s=lambda: next(left))
+    assert built["n_done"] == 1
+    first = built["results"][0]["dataset"]
+    # a retry of the child finds the reference built and searches nothing
+    again = process_event({"item": ref_item, **settings}, lake=lake, runs_root=RUNS)
+    assert again["reference"]["status"] == "reused" and again["results"] == []
+    body = aws.get_object(Bucket="runs-bucket", Key=out["key"])["Body"].read().decode()
+    for line in body.splitlines():
+        it = json.loads(line)
+        answer = process_event({"item": it, **settings}, lake=lake, runs_root=RUNS)
+        assert answer["n_done"] == 1
+    rows = ds.dataset(f"{lake}/exposures", format="parquet", partitioning="hive").to_table(
+        columns=["dataset", "method"]).to_pylist()
+    assert sorted(r["dataset"] for r in rows) == sorted(d.dataset for d in darks)
+    assert {r["method"] for r in rows} == {"reference"} and first in {r["dataset"] for r in rows}
 
 
 def test_auto_darks_fall_back_to_threshold_when_their_reference_was_not_built(aws, tmp_path):

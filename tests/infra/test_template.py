@@ -311,6 +311,21 @@ def test_express_children_outlive_no_lambda(synth):
     assert MAX_REFERENCE_GROUP * REFERENCE_SECONDS_PER_DARK <= 0.4 * worker["Timeout"]
 
 
+def test_reference_children_have_room_for_their_darks(synth):
+    """A reference child keeps the group's darks (SCI + DQ as read) in /tmp: the largest group
+    of the largest CCD darks fits process_dark's ephemeral storage with 512 MB to spare."""
+    from hstcr_common.aws.plan import MAX_REFERENCE_GROUP
+    from hstcr_common.instruments import detectors
+
+    fns = {r["Properties"]["Handler"]: r["Properties"]
+           for r in _resources(synth["template"], "AWS::Lambda::Function").values()}
+    storage_mb = fns["functions.process_dark.handler"]["EphemeralStorage"]["Size"]
+    largest = max(d.n_chips * d.chip_shape[0] * d.chip_shape[1] * (4 + 2)
+                  for d in detectors().values() if d.kind == "ccd")
+    assert MAX_REFERENCE_GROUP * largest / 2**20 + 512 <= storage_mb <= 10240
+    assert fns["functions.plan.handler"].get("EphemeralStorage", {"Size": 512})["Size"] == 512
+
+
 def test_item_batcher_is_bounded_by_the_child_time_limit():
     from infra.workflow import DARK_SECONDS_BOUND, build_definition, max_items_per_batch
 

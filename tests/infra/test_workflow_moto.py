@@ -248,8 +248,9 @@ def test_a_crashing_worker_is_counted_by_the_map_and_the_run_still_summarized(sy
 
 
 def test_method_auto_runs_the_references_map_then_the_darks(synth, moto_server, synthetic_darks, monkeypatch):
-    """Two maps: one child builds the group's reference into lake/references/, then one child
-    per dark searches it against that reference (``exposures``: method reference, group size)."""
+    """Two maps: one child reads the group's darks once, builds its reference into
+    lake/references/ and searches them against it (``exposures``: method reference, group
+    size); then one child per dark reports that search."""
     import boto3
     import pyarrow.dataset as ds
 
@@ -269,6 +270,13 @@ def test_method_auto_runs_the_references_map_then_the_darks(synth, moto_server, 
         items.append({"dataset": dark.dataset, "instrument": "stis_ccd", "month": "2017-03", "files": files})
     s3.put_object(Bucket=LAKE_BUCKET, Key="runs/in/auto.jsonl",
                   Body="".join(json.dumps(it) + "\n" for it in items).encode())
+    # a dark's own child would read it again (pipeline.process.fetch): the reference child
+    # read each one once and searched it from its copy
+    from hstcr_common.pipeline import process as pipeline_process
+
+    fetched = []
+    fetch = pipeline_process.fetch
+    monkeypatch.setattr(pipeline_process, "fetch", lambda item: fetched.append(item["dataset"]) or fetch(item))
     started = submit(machine, manifest=f"s3://{LAKE_BUCKET}/runs/in/auto.jsonl", method="auto", name="auto")
     ex = _wait(boto3.client("stepfunctions"), started["executionArn"])
     assert ex["status"] == "SUCCEEDED", ex.get("cause") or ex
@@ -278,6 +286,7 @@ def test_method_auto_runs_the_references_map_then_the_darks(synth, moto_server, 
     # every reference is built before any dark is searched
     assert kinds == ["reference", "dark", "dark", "dark"]
     assert len(execution_status(started["executionArn"])["map_runs"]) == 2
+    assert fetched == []
     summary = json.loads(ex["output"])["summary"]["summary"]
     assert (summary["n_done"], summary["n_failed"]) == (3, 0)
     fs = s3_filesystem()
