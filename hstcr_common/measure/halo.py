@@ -17,13 +17,15 @@ from .connectivity import NEIGHBOURS_4, NEIGHBOURS_8, contains, insert_at, inser
 
 
 def _ring(taken: np.ndarray, src_idx: np.ndarray, src_lab: np.ndarray, src_val: np.ndarray,
-          shape: tuple[int, int], offsets, excl: np.ndarray | None) -> tuple[np.ndarray, ...]:
+          shape: tuple[int, int], offsets, excl: np.ndarray | None,
+          taken_next: dict | None = None) -> tuple[np.ndarray, ...]:
     """One ring: the free neighbours of the sources and the label each one goes to.
 
     Offsets are visited in order; a pixel reached from several sources goes to the
     brightest (a later offset wins only if strictly brighter), exactly as a scan over the
-    offsets with a "brightest so far" per pixel.  Returns the ring's pixels (sorted) and
-    their labels.
+    offsets with a "brightest so far" per pixel.  ``taken_next`` (offset -> bool per source),
+    when known, says which sources have that neighbour in ``taken`` (no search).  Returns the
+    ring's pixels (sorted) and their labels.
     """
     ny, nx = shape
     y, x = np.divmod(src_idx, nx)
@@ -31,7 +33,7 @@ def _ring(taken: np.ndarray, src_idx: np.ndarray, src_lab: np.ndarray, src_val: 
     for dy, dx in offsets:
         ok = (x + dx >= 0) & (x + dx < nx) & (y + dy >= 0) & (y + dy < ny)
         q = src_idx[ok] + (dy * nx + dx)             # injective for one offset: no conflicts
-        free = ~contains(taken, q)
+        free = ~taken_next[(dy, dx)][ok] if taken_next is not None else ~contains(taken, q)
         if excl is not None:
             free &= ~excl[q]
         cands.append((q[free], src_val[ok][free], src_lab[ok][free]))
@@ -54,7 +56,9 @@ def _ring(taken: np.ndarray, src_idx: np.ndarray, src_lab: np.ndarray, src_val: 
 
 def grow_halo(taken: np.ndarray, src_idx: np.ndarray, src_label: np.ndarray,
               values: np.ndarray | None, radius: int, shape: tuple[int, int], *,
-              connectivity: int, exclude: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+              connectivity: int, exclude: np.ndarray | None = None,
+              src_at: np.ndarray | None = None,
+              neighbours: dict | None = None) -> tuple[np.ndarray, ...]:
     """The halo pixels ``radius`` rings of free neighbours give to labelled cosmic rays.
 
     A pixel next to several cosmic rays goes to the one whose adjacent pixel is brightest
@@ -78,6 +82,11 @@ def grow_halo(taken: np.ndarray, src_idx: np.ndarray, src_label: np.ndarray,
         Neighbours one ring reaches (:attr:`hstcr_common.model.LabelParams.halo_connectivity`).
     exclude : ndarray of bool, (ny, nx), optional
         Pixels never added (bad pixels).
+    src_at, neighbours : ndarray of int64 and dict, optional
+        The sources' positions in ``taken`` and ``taken``'s neighbour positions
+        (:func:`~.connectivity.neighbour_positions`, these offsets included), when the
+        caller has them: the first ring then looks its sources' neighbours up instead of
+        searching ``taken`` for them.
 
     Returns
     -------
@@ -94,12 +103,17 @@ def grow_halo(taken: np.ndarray, src_idx: np.ndarray, src_label: np.ndarray,
     src_idx = np.asarray(src_idx, dtype=np.int64)
     src_lab = np.asarray(src_label)
     added_idx, added_lab = [], []
+    taken_next = None
+    if src_at is not None and neighbours is not None:
+        taken_next = {off: neighbours[off][src_at] < taken.size for off in offsets}
     for _ in range(int(radius)):
         if src_idx.size == 0:
             break
         src_val = (np.asarray(values[src_idx], dtype=dtype) if values is not None
                    else np.zeros(src_idx.size, dtype=dtype))
-        src_idx, src_lab = _ring(taken, src_idx, src_lab, src_val, shape, offsets, excl)
+        src_idx, src_lab = _ring(taken, src_idx, src_lab, src_val, shape, offsets, excl,
+                                 taken_next)
+        taken_next = None                 # later rings grow from pixels not in the list
         if src_idx.size == 0:
             break
         added_idx.append(src_idx)

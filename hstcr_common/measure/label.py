@@ -24,8 +24,8 @@ import numpy as np
 
 from ..model import LabelParams
 from .background import background_at, robust_background
-from .connectivity import (HALF_NEIGHBOURS_8, Components, insert_at, insertion_slots,
-                           neighbour_positions)
+from .connectivity import (HALF_NEIGHBOURS_8, NEIGHBOURS_8, Components, insert_at,
+                           insertion_slots, neighbour_positions)
 from .halo import grow_halo
 from .labelled import CosmicRayLabels
 from .split import pointer_jump, split_components
@@ -162,12 +162,16 @@ def label_cosmic_rays(mask: np.ndarray | None, image_e: np.ndarray | None = None
     if image_e is not None:
         values = np.asarray(image_e).ravel()[idx].astype(np.float64)
         values -= background_at(background_e, idx)
+    neighbours = None
     if split and idx.size:
         if noise_e is None:
             _, noise_e = robust_background(image_e, undetected())
+        # found once: the split climbs them, the halo's first ring looks its sources up there
+        neighbours = neighbour_positions(idx, shape, NEIGHBOURS_8)
         segment = split_components(idx, comp, values, shape, noise_e=float(noise_e),
                                    min_dip_sigma=params.split_min_dip_sigma,
-                                   max_saddle_fraction=params.split_max_saddle_fraction)
+                                   max_saddle_fraction=params.split_max_saddle_fraction,
+                                   neighbours=neighbours)
     else:
         segment = comp.astype(np.int64)
     pixel_label, n = _renumber(segment)
@@ -177,13 +181,14 @@ def label_cosmic_rays(mask: np.ndarray | None, image_e: np.ndarray | None = None
     all_idx, all_label, is_core = idx, pixel_label, np.ones(idx.size, dtype=bool)
     if params.halo_radius > 0 and n:
         values_all = None if image_e is None else np.asarray(image_e).ravel()
-        src = slice(None)
+        src = np.arange(idx.size)
         if params.halo_source_sigma > 0 and image_e is not None and noise_e:
-            src = values > params.halo_source_sigma * float(noise_e)
+            src = np.flatnonzero(values > params.halo_source_sigma * float(noise_e))
         halo_idx, halo_label = grow_halo(idx, idx[src], pixel_label[src], values_all,
                                          params.halo_radius, shape,
                                          connectivity=params.halo_connectivity,
-                                         exclude=halo_exclude)
+                                         exclude=halo_exclude, src_at=src,
+                                         neighbours=neighbours)
         slots = insertion_slots(np.searchsorted(idx, halo_idx), idx.size)
         all_idx = insert_at(slots, idx, halo_idx)
         all_label = insert_at(slots, pixel_label, halo_label)

@@ -59,13 +59,15 @@ class _Basins:
     neighbours: dict          # (dy, dx) -> position of each pixel's neighbour (m: none)
 
 
-def _climb(idx: np.ndarray, values: np.ndarray, shape: tuple[int, int]) -> _Basins:
+def _climb(idx: np.ndarray, values: np.ndarray, shape: tuple[int, int],
+           neighbours: dict | None = None) -> _Basins:
     """Steepest ascent inside the mask, then pointer jumping to the local maxima."""
     m = idx.size
     # each pixel's 8 neighbours as positions into idx (m: not masked, or off the chip),
     # found by binary search in the sorted idx: no image of the chip's size.  Position m
     # holds a sentinel value of -inf (never brighter than anything).
-    neighbours = neighbour_positions(idx, shape, NEIGHBOURS_8)
+    if neighbours is None:
+        neighbours = neighbour_positions(idx, shape, NEIGHBOURS_8)
     values_ext = np.append(values, -np.inf)
     # "brighter" is a strict order: by value, ties broken by position (no sort needed)
     parent = np.arange(m, dtype=np.int64)
@@ -156,7 +158,7 @@ def _merge_insignificant(basins: _Basins, a: np.ndarray, b: np.ndarray, h: np.nd
 
 def split_components(idx: np.ndarray, component: np.ndarray, values: np.ndarray,
                      shape: tuple[int, int], *, noise_e: float, min_dip_sigma: float,
-                     max_saddle_fraction: float) -> np.ndarray:
+                     max_saddle_fraction: float, neighbours: dict | None = None) -> np.ndarray:
     """Split 8-connected components at significant local maxima (see module docstring).
 
     Parameters
@@ -176,6 +178,8 @@ def split_components(idx: np.ndarray, component: np.ndarray, values: np.ndarray,
     max_saddle_fraction : float
         ... and the saddle must be at most this fraction of the peak
         (:attr:`hstcr_common.model.LabelParams.split_max_saddle_fraction`).
+    neighbours : dict, optional
+        ``neighbour_positions(idx, shape)`` (all 8 offsets), when the caller has it.
 
     Returns
     -------
@@ -186,7 +190,7 @@ def split_components(idx: np.ndarray, component: np.ndarray, values: np.ndarray,
     if idx.size == 0:
         return np.zeros(0, dtype=np.int64)
     values = np.asarray(values, dtype=np.float64)
-    basins = _climb(idx, values, shape)
+    basins = _climb(idx, values, shape, neighbours)
     component = np.asarray(component)
     basins_per_component = np.bincount(component[basins.peak_pos])
     if not (basins_per_component > 1).any():

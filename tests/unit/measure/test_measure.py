@@ -364,3 +364,30 @@ def test_insertion_slots_place_entries_as_np_insert_does():
         assert np.array_equal(flags, np.insert(np.ones(m, dtype=bool), at, False))
         labels = rng.integers(1, 9, m).astype(np.int32)
         assert np.array_equal(insert_at(slots, labels, np.arange(k)), np.insert(labels, at, np.arange(k)))
+
+
+def test_halo_first_ring_from_known_neighbours_equals_the_search():
+    """Given the taken pixels' neighbour positions (as the split found them), the halo's
+    first ring looks its sources up there: same pixels and labels as searching, for 4- and
+    8-connected rings of 1-3 pixels, with bad pixels excluded."""
+    from hstcr_common.measure import NEIGHBOURS_8, neighbour_positions
+    from hstcr_common.measure.halo import grow_halo
+
+    rng = np.random.default_rng(17)
+    shape = (40, 50)
+    for fraction in (0.05, 0.3):
+        taken = np.flatnonzero(rng.random(shape) < fraction)
+        label = rng.integers(1, 30, taken.size).astype(np.int32)
+        values = rng.normal(0.0, 10.0, shape[0] * shape[1]).astype(np.float32)
+        exclude = rng.random(shape) < 0.1
+        src_at = np.flatnonzero(rng.random(taken.size) < 0.6)
+        neighbours = neighbour_positions(taken, shape, NEIGHBOURS_8)
+        for connectivity in (4, 8):
+            for radius in (1, 3):
+                args = (taken, taken[src_at], label[src_at], values, radius, shape)
+                kw = dict(connectivity=connectivity, exclude=exclude)
+                searched = grow_halo(*args, **kw)
+                looked_up = grow_halo(*args, **kw, src_at=src_at, neighbours=neighbours)
+                assert searched[0].size > 0
+                for a, b in zip(searched, looked_up):
+                    assert np.array_equal(a, b)
