@@ -340,40 +340,58 @@ def reference_residual(science_e: np.ndarray, ref: ChipReference, member: int,
     3: median |dE| 2.85% -> 2.58%, rate 0.979 -> 0.985).  ``significance`` 0: always the
     per-pixel mean.
     """
-    nx = science_e.shape[1]
+    ny, nx = science_e.shape
     lvcol = _column_levels(levels, [slice(a, b) for a, b in ref.segments], nx)
-    # frame-sized work, so in place wherever possible (~10 passes over the chip)
-    x = np.subtract(science_e, lvcol, dtype=np.float32)
-    own = np.unpackbits(ref.accepted[member], axis=-1, count=nx).view(bool)
-    n_other = ref.count - own.view(np.uint8)        # own implies count >= 1: no wrap
+    noise_floor = np.float32(read_noise_e ** 2 + gain ** 2 / 12.0) + np.maximum(lvcol, 0.0)
+    smooth = ref.smooth_map(n_amplifiers) if significance > 0 else None
+    residual, reference, sigma = (np.empty((ny, nx), dtype=np.float32) for _ in range(3))
+    # ~20 elementwise passes: a strip of rows at a time stays in the CPU cache (a chip-sized
+    # pass streams 32 MB through memory; in strips the whole chain runs ~1.5x faster)
+    accepted = ref.accepted[member]
+    rows = max(1, RESIDUAL_STRIP_PIXELS // nx)
+    for r0 in range(0, ny, rows):
+        s = slice(r0, r0 + rows)
+        _residual_rows(science_e[s], lvcol, accepted[s], ref.count[s], ref.total_e[s],
+                       None if smooth is None else smooth[s], ref.telegraph[s], noise_floor,
+                       significance, residual[s], reference[s], sigma[s])
+    return residual, reference, sigma
+
+
+#: pixels per strip of :func:`reference_residual` (~10 float32 strips of 512 KB in cache)
+RESIDUAL_STRIP_PIXELS = 1 << 17
+
+
+def _residual_rows(science_e, lvcol, accepted, count, total_e, smooth, telegraph,
+                   noise_floor, significance, residual, reference, sigma) -> None:
+    """:func:`reference_residual` on a strip of rows, into ``residual``, ``reference`` and
+    ``sigma`` (views of the chip-sized outputs)."""
+    nx = science_e.shape[1]
+    x = np.subtract(science_e, lvcol, out=residual, dtype=np.float32)
+    own = np.unpackbits(accepted, axis=-1, count=nx).view(bool)
+    n_other = count - own.view(np.uint8)             # own implies count >= 1: no wrap
     inv = _INVERSE_COUNT[n_other]                    # 1 / max(n_other, 1), one gather
     none = n_other == 0
-    del n_other
-    reference = np.multiply(x, own)
-    del own
-    np.subtract(ref.total_e, reference, out=reference)
+    np.multiply(x, own, out=reference)
+    np.subtract(total_e, reference, out=reference)
     reference *= inv
     np.copyto(reference, x, where=none)
-    pixel_var = np.maximum(reference, np.float32(0.0))
-    pixel_var += np.float32(read_noise_e ** 2 + gain ** 2 / 12.0) + np.maximum(lvcol, 0.0)
+    pixel_var = np.maximum(reference, np.float32(0.0), out=sigma)
+    pixel_var += noise_floor
     ref_var = np.multiply(pixel_var, inv, out=inv)
     if significance > 0:
-        smooth = ref.smooth_map(n_amplifiers)
         departure = np.subtract(reference, smooth)
         np.square(departure, out=departure)
         flat = departure <= np.float32(significance ** 2) * ref_var
-        del departure
         flat &= ~none
         # a telegraph pixel's mean mixes its states and can swallow half a cosmic ray's
         # core (-31% on a 1500 e- one in the tests); no state of it is known for this dark,
         # so it gets the smooth map like any pixel (its blink, if any, stays in the energy)
-        flat |= ref.telegraph
+        flat |= telegraph
         np.copyto(reference, smooth, where=flat)
         np.copyto(ref_var, np.float32(0.0), where=flat)
-        del smooth, flat
-    residual = np.subtract(x, reference, out=x)
-    var = np.add(pixel_var, ref_var, out=pixel_var)
-    return residual, reference, np.sqrt(var, out=var)
+    np.subtract(x, reference, out=x)
+    np.add(pixel_var, ref_var, out=pixel_var)
+    np.sqrt(pixel_var, out=pixel_var)
 
 
 #: 1 / max(n, 1) for every count a uint8 can hold
