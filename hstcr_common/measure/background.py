@@ -24,11 +24,12 @@ def background_at(background_e, idx: np.ndarray, dtype=np.float64):
     one dark's level, without a full-frame copy per dark).  A level is returned as a Python
     float, which numpy casts to the array's type: it never widens float32 arithmetic.
     """
+    # the gather is a new array already: no second copy when it has the dtype asked for
     if isinstance(background_e, tuple):
         array, level = background_e
-        return np.asarray(array).ravel()[idx].astype(dtype) + float(level)
+        return np.asarray(array).ravel()[idx].astype(dtype, copy=False) + float(level)
     if np.ndim(background_e):
-        return np.asarray(background_e).ravel()[idx].astype(dtype)
+        return np.asarray(background_e).ravel()[idx].astype(dtype, copy=False)
     return float(background_e)
 
 
