@@ -147,11 +147,18 @@ def run_reference_item(item: dict, *, lake: str, params: dict | None, reprocess:
     (receipt, results)
         The reference receipt and the results of the darks searched here.
     """
+    from ..lake import Lake
+    from ..pipeline.groups import settled_reference
+    from ..pipeline.process import as_params
+
     root = tempfile.gettempdir()
     _sweep_staging(root)
     folder = tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=root)
     try:
-        staged = stage_darks(item["items"], folder)
+        # a retried child finds the reference built (or every dark done): nothing to read
+        settled = settled_reference(item["items"], Lake(lake), as_params("auto", params),
+                                    reprocess=reprocess)
+        staged = stage_darks(item["items"], folder) if settled is None else {}
         receipt = build_reference_item(item, lake=lake, params=params, reprocess=reprocess,
                                        runs_root=runs_root, run_id=run_id, staged=staged)
         results = []

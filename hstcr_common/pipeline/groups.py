@@ -120,6 +120,26 @@ def plan_auto(items: list[WorkItem], params: AutoParams) -> tuple[list[list[Work
     return groups, alone
 
 
+def settled_reference(members: list[WorkItem], lake: Lake, params: AutoParams, *,
+                      reprocess: bool = False, known: dict | None = None) -> dict | None:
+    """What :func:`build_group_reference` answers without reading a dark: every member is
+    done already ("all done") or the reference is in the lake ("reused"); None when it has
+    to be built."""
+    if reprocess:
+        return None
+    description = describe_group(members)
+    params_key = params_hash(params)
+    known = known or {}
+    if all(already_done(lake, m, params_key, known.get(m["dataset"])) for m in members):
+        return {"path": None, "reason": description, "members": [], "status": "all done",
+                "errors": {}}
+    path = reference_path(lake, reference_name(members, params))
+    if lake.exists(path):
+        return {"path": path, "reason": description,
+                "members": [m["dataset"] for m in members], "status": "reused", "errors": {}}
+    return None
+
+
 def build_group_reference(members: list[WorkItem], lake: Lake, params: AutoParams, *,
                           reprocess: bool = False, known: dict | None = None,
                           staged: dict | None = None) -> dict:
@@ -135,18 +155,12 @@ def build_group_reference(members: list[WorkItem], lake: Lake, params: AutoParam
         reason), ``members`` (datasets in the reference), ``status`` ("built", "reused",
         "all done", "failed"), ``errors`` (dataset -> why it was left out).
     """
+    settled = settled_reference(members, lake, params, reprocess=reprocess, known=known)
+    if settled is not None:
+        return settled
     description = describe_group(members)
     params_key = params_hash(params)
-    known = known or {}
-    if not reprocess and all(already_done(lake, m, params_key, known.get(m["dataset"]))
-                             for m in members):
-        return {"path": None, "reason": description, "members": [], "status": "all done",
-                "errors": {}}
     name = reference_name(members, params)
-    path = reference_path(lake, name)
-    if not reprocess and lake.exists(path):
-        return {"path": path, "reason": description,
-                "members": [m["dataset"] for m in members], "status": "reused", "errors": {}}
     opened, errors = [], {}
     try:
         for m in members:

@@ -281,7 +281,10 @@ def test_reference_child_reads_each_dark_once_and_searches_it(aws, tmp_path, mon
     monkeypatch.setattr(aws_process.tempfile, "gettempdir", lambda: str(staging_root))
     stage = aws_process.stage_darks
 
+    staged_groups = []
+
     def stage_then_delete(members, folder):
+        staged_groups.append(len(members))
         staged = stage(members, folder)
         for obj in aws.list_objects_v2(Bucket=S3_BUCKET).get("Contents", []):
             aws.delete_object(Bucket=S3_BUCKET, Key=obj["Key"])
@@ -300,6 +303,10 @@ def test_reference_child_reads_each_dark_once_and_searches_it(aws, tmp_path, mon
     built = process_event({"item": ref_item, **settings}, lake=lake, runs_root=RUNS)
     assert built["reference"]["status"] == "built" and built["n_done"] == 3
     assert list(staging_root.iterdir()) == []                  # its copies are gone
+    # a retry finds the darks done: it reads none and searches none
+    again = process_event({"item": ref_item, **settings}, lake=lake, runs_root=RUNS)
+    assert again["reference"]["status"] == "all done" and again["results"] == []
+    assert staged_groups == [3]
     rows = table(lake)
     assert [(r["method"], r["group_size"]) for r in rows] == [("reference", 3)] * 3
 
