@@ -13,7 +13,8 @@ interpreter (so peak RSS is one worker's: imports + one dark, not the simulation
   the mostly single-threaded work gets no faster) plus the S3 read of the dark, estimated
   from its size at ~80 MB/s in-region (S3_READ_BYTES_PER_S); a cold start adds the imports
   and the first dark's one-time set-up (shown per cold start);
-- Step Functions: the Standard parent's transitions + one Express child per dark;
+- Step Functions: the Standard parent's transitions + one Express child per dark (``auto``:
+  one per group, its reference child, which searches the group's darks);
 - S3: our PUT/LIST/GET requests (reads from ``stpubdata`` are paid by AWS Open Data) and
   storage of the Parquet written;
 - Athena: bytes scanned by one query over the ``exposures`` table and one over a
@@ -63,7 +64,7 @@ S3_LISTS_PER_DARK = 2
 S3_GETS_PER_DARK = 2
 #: Standard-workflow transitions of the parent per dark (the map iteration) and per run.
 PARENT_TRANSITIONS_PER_DARK = 1
-PARENT_TRANSITIONS_PER_RUN = 8
+PARENT_TRANSITIONS_PER_RUN = 9
 #: In-region S3 read throughput of one Lambda (bytes/s) and the share of a product the
 #: partial reader fetches (SCI + DQ of flt: ERR is skipped).
 S3_READ_BYTES_PER_S = 80e6
@@ -174,9 +175,6 @@ print(json.dumps({"n_cr": res["n_cr"], "import_s": t_import, "first_s": builds[0
 #: Darks per group for ``--method auto`` (a reference is built per group, then each dark is
 #: searched against it; the plan allows up to 20 per reference child)
 GROUP_SIZE = 4
-#: ``auto``: a dark's own child only reports the receipt its reference child wrote (an
-#: existence check and a GET of a small object, ~25 ms each in-region)
-REPORT_S = 0.05
 
 
 def worker_memory_mb(path: Path = FUNCTIONS_PY) -> int:
@@ -228,9 +226,8 @@ def lambda_seconds(m: dict, memory_mb: int) -> tuple[float, float]:
     if "build_s" in m:
         # auto: the group's reference child reads each dark once (fetch_s) into /tmp, builds
         # the reference from the copies (its share here), reads the reference back once and
-        # searches every dark from its copy; the dark's own child only reports the receipt
+        # searches every dark from its copy; the darks it searched get no child of their own
         warm += m["stage_s"] + (m["build_s"] * cpu + m["reference_bytes"] / S3_READ_BYTES_PER_S) / m["group"]
-        warm += REPORT_S
         cold = (m["import_s"] + m["first_s"] - m["build_s"]) * cpu
     else:
         cold = (m["import_s"] + m["first_s"] - m["process_s"]) * cpu
@@ -242,19 +239,21 @@ def cost_per_dark(m: dict, memory_mb: int) -> dict:
     seconds, _ = lambda_seconds(m, memory_mb)
     gb_s = memory_mb / 1024 * seconds
     lake_bytes = sum(m["bytes"].values())
-    # auto: per group one more Express child (the reference build, a parent transition) and
-    # two PUTs (the reference, its receipt); each dark GETs the receipt
-    share = 1.0 / m["group"] if "build_s" in m else 0.0
+    # auto: the group's one Express child (a parent transition, one invocation) searches its
+    # darks, which get no child of their own; per group two more PUTs (the reference, its
+    # receipt)
+    children = 1.0 / m["group"] if "build_s" in m else 1.0
+    extra_puts = 2.0 / m["group"] if "build_s" in m else 0.0
     return {
         "seconds": seconds,
         "gb_s": gb_s,
-        "lambda": gb_s * PRICES["lambda_arm64_gb_s"] + PRICES["lambda_request"],
-        "lambda_x86": gb_s * PRICES["lambda_x86_gb_s"] + PRICES["lambda_request"],
+        "lambda": gb_s * PRICES["lambda_arm64_gb_s"] + PRICES["lambda_request"] * children,
+        "lambda_x86": gb_s * PRICES["lambda_x86_gb_s"] + PRICES["lambda_request"] * children,
         "step_functions": ((PARENT_TRANSITIONS_PER_DARK * PRICES["sfn_standard_transition"]
-                            + PRICES["sfn_express_request"]) * (1.0 + share)
+                            + PRICES["sfn_express_request"]) * children
                            + EXPRESS_CHILD_MB / 1024 * seconds * PRICES["sfn_express_gb_s"]),
-        "s3_requests": ((S3_PUTS_PER_DARK + S3_LISTS_PER_DARK + 2 * share) * PRICES["s3_put"]
-                        + (S3_GETS_PER_DARK + (1 if share else 0)) * PRICES["s3_get"]),
+        "s3_requests": ((S3_PUTS_PER_DARK + S3_LISTS_PER_DARK + extra_puts) * PRICES["s3_put"]
+                        + S3_GETS_PER_DARK * PRICES["s3_get"]),
         "s3_storage_month": lake_bytes / 1e9 * PRICES["s3_gb_month"],
         "logs": LOG_BYTES_PER_DARK / 1e9 * PRICES["logs_gb"],
         "lake_bytes": lake_bytes,
@@ -320,8 +319,8 @@ def main(argv=None) -> int:
           f"{max(1.0, FULL_VCPU_MB / memory):.2f} (CPU share) + S3 read at "
           f"{S3_READ_BYTES_PER_S / 1e6:.0f} MB/s of {FETCHED_FRACTION:.0%} of the input"
           + ("; auto: the group's reference child reads each dark once into /tmp, builds the "
-             f"reference (shared by its {GROUP_SIZE} darks, as is one read of the reference) and "
-             f"searches each dark from its copy; the dark's own child reports ({REPORT_S} s)" if
+             f"reference (shared by its {GROUP_SIZE} darks, as is one read of the reference and the "
+             "child itself) and searches each dark from its copy" if
              args.method == "auto" else "") + ":")
     print("\n".join(lambda_table(rows, memory, args.darks)))
     over = [m["detector"] for m, _ in rows if m["peak_rss_mb"] > memory]

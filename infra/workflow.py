@@ -10,11 +10,15 @@ same JSON is what the moto test executes.
           references to build, runs/<run_id>/references.jsonl)
       -> AnyReferences? --no--> AnyDarks
       -> BuildReferences: Distributed Map over references.jsonl, one EXPRESS child per group
-             (process_dark with a "kind": "reference" item: the group's reference into
-             lake/references/, a receipt into runs/<run_id>/references/; groups are split by
-             the plan to fit one child, hstcr_common.aws.plan.MAX_REFERENCE_GROUP).  Every
-             failure is tolerated: a group whose reference is missing has its darks searched
-             alone (threshold), each saying why in `exposures`.
+             (process_dark with a "kind": "reference" item: reads the group's darks once,
+             the group's reference into lake/references/, a receipt into
+             runs/<run_id>/references/, then searches the darks against it while its time
+             allows, each with its result receipt; groups are split by the plan to fit one
+             child, hstcr_common.aws.plan.MAX_REFERENCE_GROUP).  Every failure is tolerated:
+             a group whose reference is missing has its darks searched alone (threshold),
+             each saying why in `exposures`.
+      -> RemainingDarks (Lambda plan: the manifest less the darks the reference children
+             searched, runs/<run_id>/remaining.jsonl; the plan's key and n_items point to it)
       -> AnyDarks? --no--> Summarize
       -> ProcessDarks: Distributed Map, ItemReader = the JSONL manifest in S3,
              child workflows EXPRESS, one item = one dark (auto/dq/threshold) or one group (stack),
@@ -22,7 +26,7 @@ same JSON is what the moto test executes.
              MaxConcurrencyPath (the plan's max_concurrency: `hstcr aws submit` caps it below
              the account's Lambda concurrency), ToleratedFailurePercentage,
              Lambda retries with full-jitter exponential backoff, ResultWriter -> runs/map-results/
-      -> Summarize (Lambda: reads the ResultWriter files; runs/<run_id>/results.parquet)
+      -> Summarize (Lambda: reads the ResultWriter files of both maps; runs/<run_id>/results.parquet)
       -> Done
 
 Recovery: the Map has no Catch.  A map over its failure budget fails the execution *at the
@@ -207,28 +211,32 @@ def build_definition(*, items_per_batch: int = 0, tolerated_failure_percentage: 
         "ToleratedFailurePercentage": 100.0,
         "ResultWriter": _result_writer(),
         "ResultPath": "$.references",
-        "Next": "AnyDarks",
+        "Next": "RemainingDarks",
     }
     if items_per_batch > 0:
         map_state["ItemSelector"] = {"item.$": "$$.Map.Item.Value"}
         map_state["ItemBatcher"] = {"MaxItemsPerBatch": int(items_per_batch), "BatchInput": run_settings}
 
+    plan_fields = {
+        "run_id.$": "$.Payload.run_id", "bucket.$": "$.Payload.bucket", "key.$": "$.Payload.key",
+        "n_items.$": "$.Payload.n_items", "n_items_planned.$": "$.Payload.n_items_planned",
+        "method.$": "$.Payload.method",
+        "references_key.$": "$.Payload.references_key", "n_groups.$": "$.Payload.n_groups",
+        "n_darks.$": "$.Payload.n_darks",
+        "params.$": "$.Payload.params", "reprocess.$": "$.Payload.reprocess",
+        "max_concurrency.$": "$.Payload.max_concurrency",
+    }
     plan = _invoke("PlanFunctionArn")
     plan["Parameters"] = {
         "FunctionName": "${PlanFunctionArn}",
         "Payload": {"request.$": "$", "execution_name.$": "$$.Execution.Name"},
     }
-    plan.update({
-        "ResultSelector": {
-            "run_id.$": "$.Payload.run_id", "bucket.$": "$.Payload.bucket", "key.$": "$.Payload.key",
-            "n_items.$": "$.Payload.n_items", "method.$": "$.Payload.method",
-            "references_key.$": "$.Payload.references_key", "n_groups.$": "$.Payload.n_groups",
-            "params.$": "$.Payload.params", "reprocess.$": "$.Payload.reprocess",
-            "max_concurrency.$": "$.Payload.max_concurrency",
-        },
-        "ResultPath": "$.plan",
-        "Next": "AnyReferences",
-    })
+    plan.update({"ResultSelector": plan_fields, "ResultPath": "$.plan", "Next": "AnyReferences"})
+    # method auto: the darks the reference children searched leave the manifest (the plan
+    # function writes runs/<run_id>/remaining.jsonl and answers the plan with it)
+    remaining = _invoke("PlanFunctionArn")
+    remaining["Parameters"] = {"FunctionName": "${PlanFunctionArn}", "Payload": {"remaining.$": "$"}}
+    remaining.update({"ResultSelector": plan_fields, "ResultPath": "$.plan", "Next": "AnyDarks"})
     summarize = _invoke("SummarizeFunctionArn")
     summarize.update({"ResultSelector": {"summary.$": "$.Payload"}, "ResultPath": "$.summary",
                       "Next": "Done"})
@@ -244,6 +252,7 @@ def build_definition(*, items_per_batch: int = 0, tolerated_failure_percentage: 
                 "Default": "AnyDarks",
             },
             "BuildReferences": references_state,
+            "RemainingDarks": remaining,
             "AnyDarks": {
                 "Type": "Choice",
                 "Choices": [{"Variable": "$.plan.n_items", "NumericGreaterThan": 0, "Next": "ProcessDarks"}],

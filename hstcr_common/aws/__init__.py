@@ -36,6 +36,7 @@ _EXPORTS = {
     "process_event": "process",
     "record_darks": "observe",
     "redrive": "client",
+    "remaining_darks": "plan",
     "results_table": "summarize",
     "split_group": "plan",
     "split_s3": "s3io",

@@ -14,6 +14,8 @@ from .s3io import put, split_s3
 
 #: The run's second manifest (method ``auto``): one line per group reference to build.
 REFERENCES_MANIFEST_NAME = "references.jsonl"
+#: Method ``auto``: the darks left for the darks' map once the reference children ran.
+REMAINING_MANIFEST_NAME = "remaining.jsonl"
 #: Seconds one ``process_dark`` invocation may spend building a group's reference: 40 % of its
 #: 180 s timeout (``infra.functions.WORKER_TIMEOUT_S``), the rest is room for slow S3 reads,
 #: a cold start and a slower CPU than the one measured.
@@ -165,8 +167,8 @@ def plan_run(request: dict, *, runs_root: str, lake: str, execution_name: str | 
     Returns
     -------
     dict
-        ``run_id, bucket, key, n_items, references_key, n_groups, n_darks, method, params,
-        reprocess, max_concurrency, lake`` (what the two Distributed Maps' ItemReader,
+        ``run_id, bucket, key, n_items, n_items_planned, references_key, n_groups, n_darks,
+        method, params, reprocess, max_concurrency, lake`` (what the two Distributed Maps' ItemReader,
         ItemSelector and MaxConcurrencyPath read: references first, ``n_groups`` of them
         from ``references_key``, then ``n_items`` from ``key``).
     """
@@ -190,7 +192,48 @@ def plan_run(request: dict, *, runs_root: str, lake: str, execution_name: str | 
     _write_jsonl(references_uri, references)
     bucket, key = split_s3(uri)
     return {"run_id": run_id, "bucket": bucket, "key": key, "n_items": len(work),
+            "n_items_planned": len(work),
             "references_key": split_s3(references_uri)[1], "n_groups": len(references),
             "n_darks": len(items), "method": method, "params": request.get("params") or {},
             "reprocess": truthy(request.get("reprocess")), "max_concurrency": max_concurrency,
             "lake": lake}
+
+
+def remaining_darks(state: dict, *, runs_root: str) -> dict:
+    """Method ``auto``, between the two maps: the plan with its manifest cut to the darks no
+    reference child searched.
+
+    A reference child searches its group's darks and writes their receipts
+    (:func:`hstcr_common.aws.run_reference_item`); those darks need no child of their own
+    (each one would cost a Standard transition, an Express child and an invocation only to
+    report the receipt).  Their results come from the references map's ResultWriter output,
+    which :func:`hstcr_common.aws.summarize_run` reads too.  A failed reference child's darks
+    all stay (they are searched alone or against a reference built by a retry).
+
+    Parameters
+    ----------
+    state : dict
+        The state machine's state: ``{"plan": plan_run's answer, "references":
+        {"ResultWriterDetails": ...}}``.
+    runs_root : str
+
+    Returns
+    -------
+    dict
+        The plan, ``key`` -> ``runs/<run_id>/remaining.jsonl`` and ``n_items`` -> its lines
+        (``n_items_planned`` keeps the manifest's; unchanged without a references map).
+    """
+    from .summarize import searched_by_reference_children
+    from .s3io import read_text
+
+    plan = dict(state["plan"])
+    if not (state.get("references") or {}).get("ResultWriterDetails"):
+        return plan
+    searched = {r.get("dataset") for r in searched_by_reference_children(state)}
+    lines = read_text(f"s3://{plan['bucket']}/{plan['key']}").splitlines()
+    left = [line for line in lines
+            if line.strip() and json.loads(line).get("dataset") not in searched]
+    uri = run_path(runs_root, plan["run_id"], REMAINING_MANIFEST_NAME)
+    put(uri, "".join(f"{line}\n" for line in left).encode(), "application/x-ndjson")
+    plan.update(key=split_s3(uri)[1], n_items=len(left))
+    return plan

@@ -57,3 +57,9 @@ def read_json(uri: str):
     """The parsed JSON body of one object."""
     bucket, key = split_s3(uri)
     return json.loads(aws_client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
+
+
+def read_text(uri: str) -> str:
+    """The body of one object as text (UTF-8)."""
+    bucket, key = split_s3(uri)
+    return aws_client("s3").get_object(Bucket=bucket, Key=key)["Body"].read().decode()

@@ -79,12 +79,13 @@ def map_records(manifest: dict) -> Iterator[tuple[str, dict]]:
                 yield status, record
 
 
-def results_from_map(manifest: dict) -> tuple[list[dict], int]:
+def results_from_map(manifest: dict, *, failed_children: bool = True) -> tuple[list[dict], int]:
     """Per-dark results from a ResultWriter manifest, and the number of failed children.
 
     A succeeded child's ``Output`` is :func:`hstcr_common.aws.process_event`'s answer (its
     ``results``); a failed or pending child becomes one :data:`MAP_FAILED` row per dark of
-    its input, carrying the Map's error and cause.
+    its input, carrying the Map's error and cause, unless ``failed_children`` is False (the
+    references map: a failed reference child's darks are searched by the darks' map).
     """
     results: list[dict] = []
     n_failed_children = 0
@@ -94,11 +95,24 @@ def results_from_map(manifest: dict) -> tuple[list[dict], int]:
             results.extend(output.get("results") or [])
             continue
         n_failed_children += 1
+        if not failed_children:
+            continue
         error = f"{record.get('Error') or status}: {record.get('Cause') or ''}".strip(": ")
         for it in _items_of(_loads(record.get("Input"))) or [{}]:
             results.append({"dataset": it.get("dataset"), "instrument": it.get("instrument"),
                             "month": it.get("month"), "status": MAP_FAILED, "error": error[:1000]})
     return results, n_failed_children
+
+
+def searched_by_reference_children(state: dict) -> list[dict]:
+    """Method auto: the results of the darks the reference children searched, from the
+    references map's ResultWriter output (``state["references"]``; none without it).  A
+    failed reference child contributes nothing: its darks went to the darks' map."""
+    details = (state.get("references") or {}).get("ResultWriterDetails")
+    if not details:
+        return []
+    manifest = read_json(f"s3://{details['Bucket']}/{details['Key']}")
+    return results_from_map(manifest, failed_children=False)[0]
 
 
 def summarize_run(event: dict, *, lake: str, runs_root: str) -> dict:
@@ -129,6 +143,9 @@ def summarize_run(event: dict, *, lake: str, runs_root: str) -> dict:
                          "in the Map's result ($.map.ResultWriterDetails)")
     else:
         results, n_map_failures = [], 0
+    # method auto: the darks the reference children searched never reached the darks' map
+    searched = searched_by_reference_children(event)
+    results += searched
     results.sort(key=lambda r: r.get("dataset") or "")
     counts = Counter(r.get("status") for r in results)
     buf = io.BytesIO()
@@ -139,7 +156,7 @@ def summarize_run(event: dict, *, lake: str, runs_root: str) -> dict:
         "run_id": run_id,
         "lake": lake,
         "method": plan.get("method"),
-        "n_items": plan.get("n_items", 0),
+        "n_items": plan.get("n_items_planned", plan.get("n_items", 0)),
         "n_darks_planned": plan.get("n_darks", plan.get("n_items", 0)),
         "n_results": len(results),
         "n_done": counts.get("done", 0),
@@ -147,6 +164,7 @@ def summarize_run(event: dict, *, lake: str, runs_root: str) -> dict:
         "n_skipped": counts.get("skipped", 0),
         "n_map_failed": counts.get(MAP_FAILED, 0),
         "n_map_failures": n_map_failures,
+        "n_searched_by_references": len(searched),
         "cosmic_rays": int(sum(int(r.get("n_cr") or 0) for r in results)),
         "seconds": round(sum(float(r.get("seconds") or 0.0) for r in results), 3),
         "failures": [{"dataset": r.get("dataset"), "instrument": r.get("instrument"), "error": r.get("error")}

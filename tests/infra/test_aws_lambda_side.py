@@ -387,3 +387,40 @@ def test_split_group_keeps_every_reference_within_one_child():
     assert [m for p in parts for m in p] == members[:30]
     assert [len(p) for p in split_group(members, 20)] == [14, 14, 13]
     assert split_group(members[:5], 20) == [members[:5]]
+
+
+def test_remaining_darks_leave_out_what_reference_children_searched(aws):
+    """Between the two maps: darks a succeeded reference child searched leave the manifest
+    (their results come from the references map); a failed child's darks all stay; without a
+    references map the plan is unchanged.  The summary counts both maps' darks once."""
+    from hstcr_common.aws import remaining_darks, summarize_run
+
+    items = [_item(f"o{k:03d}abcq", reference_group=("g1" if k < 3 else "g2")) for k in range(5)]
+    aws.put_object(Bucket="runs-bucket", Key="runs/left/manifest.jsonl",
+                   Body="".join(json.dumps(it) + "\n" for it in items).encode())
+    plan = {"run_id": "left", "bucket": "runs-bucket", "key": "runs/left/manifest.jsonl",
+            "n_items": 5, "n_items_planned": 5, "n_darks": 5, "method": "auto"}
+    assert remaining_darks({"plan": plan}, runs_root=RUNS) == plan
+    done = [{"dataset": it["dataset"], "instrument": "stis_ccd", "status": "done", "n_cr": 7}
+            for it in items[:3]]
+    g1 = {"kind": "reference", "dataset": "o000abcq+2", "items": items[:3]}
+    g2 = {"kind": "reference", "dataset": "o003abcq+1", "items": items[3:]}
+    references = result_writer_files(
+        aws, "runs-bucket", "runs/map-results/refs",
+        succeeded=[child_record("SUCCEEDED", g1, {"reference": {"status": "built"}, "results": done})],
+        failed=[child_record("FAILED", g2, Error="Sandbox.Timedout")])
+    left = remaining_darks({"plan": plan, "references": references}, runs_root=RUNS)
+    assert (left["n_items"], left["n_items_planned"]) == (2, 5)
+    assert left["key"] == "runs/left/remaining.jsonl"
+    body = aws.get_object(Bucket="runs-bucket", Key=left["key"])["Body"].read().decode()
+    assert [json.loads(line) for line in body.splitlines()] == items[3:]
+    # the darks' map then ran the two left: the summary has all five, once each
+    rest = [{"dataset": it["dataset"], "instrument": "stis_ccd", "status": "done", "n_cr": 5}
+            for it in items[3:]]
+    darks_map = result_writer_files(aws, "runs-bucket", "runs/map-results/darks",
+                                    succeeded=[child_record("SUCCEEDED", it, {"results": [r]})
+                                               for it, r in zip(items[3:], rest)], failed=[])
+    s = summarize_run({"plan": left, "references": references, "map": darks_map}, lake="x",
+                      runs_root=RUNS)
+    assert (s["n_items"], s["n_results"], s["n_done"], s["n_searched_by_references"]) == (5, 5, 5, 3)
+    assert (s["n_map_failed"], s["cosmic_rays"]) == (0, 3 * 7 + 2 * 5)

@@ -287,3 +287,17 @@ def test_method_auto_reference_and_darks_run_with_the_deployed_policies(enforced
     assert [d["results"][0]["status"] for d in done] == ["done"] * 3, done
     assert [k for k in _keys(admin, "lake/references/") if k.endswith(".npz")]
     assert _keys(admin, "runs/auto-1/references/") == [f"runs/auto-1/references/{ref_item['group']}.json"]
+    # between the maps, the plan function (its own policy) reads the references map's
+    # ResultWriter output, as Step Functions wrote it, and writes the manifest of darks left
+    prefix = "runs/map-results/auto-1-references"
+    record = {"Status": "SUCCEEDED", "Input": json.dumps(_event(ref_item, "auto-1", **settings)),
+              "Output": json.dumps(built)}
+    admin.put_object(Bucket=LAKE_BUCKET, Key=f"{prefix}/SUCCEEDED_0.json", Body=json.dumps([record]))
+    admin.put_object(Bucket=LAKE_BUCKET, Key=f"{prefix}/manifest.json", Body=json.dumps(
+        {"DestinationBucket": LAKE_BUCKET,
+         "ResultFiles": {"SUCCEEDED": [{"Key": f"{prefix}/SUCCEEDED_0.json"}], "FAILED": []}}))
+    references = {"ResultWriterDetails": {"Bucket": LAKE_BUCKET, "Key": f"{prefix}/manifest.json"}}
+    with enforced["as"]("plan"):
+        left = plan.handler({"remaining": {"plan": out, "references": references}})
+    assert (left["n_items"], left["n_items_planned"]) == (0, 3)
+    assert _keys(admin, "runs/auto-1/remaining.jsonl") == ["runs/auto-1/remaining.jsonl"]

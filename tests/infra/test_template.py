@@ -255,13 +255,18 @@ def test_state_machine_definition(synth):
     assert not [s for s in states.values() if s["Type"] == "Fail"]
     assert m["Next"] == "Summarize" and states["Summarize"]["Next"] == "Done"
     assert states["AnyDarks"]["Default"] == "Summarize"
-    # method auto: the references map first, one EXPRESS child per group, into AnyDarks
+    # method auto: the references map first, one EXPRESS child per group
     assert states["Plan"]["Next"] == "AnyReferences"
     assert states["AnyReferences"]["Choices"][0]["Variable"] == "$.plan.n_groups"
     assert states["AnyReferences"]["Choices"][0]["Next"] == "BuildReferences"
     assert states["AnyReferences"]["Default"] == "AnyDarks"
     r = states["BuildReferences"]
-    assert r["Type"] == "Map" and r["Next"] == "AnyDarks" and "Catch" not in r
+    assert r["Type"] == "Map" and r["Next"] == "RemainingDarks" and "Catch" not in r
+    # ... then the manifest less the darks its children searched, by the plan function
+    left = states["RemainingDarks"]
+    assert left["Parameters"] == {"FunctionName": "${PlanFunctionArn}", "Payload": {"remaining.$": "$"}}
+    assert left["ResultPath"] == "$.plan" and left["Next"] == "AnyDarks"
+    assert left["ResultSelector"] == states["Plan"]["ResultSelector"]
     assert r["ItemProcessor"]["ProcessorConfig"] == {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"}
     assert r["ItemReader"]["Parameters"] == {"Bucket.$": "$.plan.bucket", "Key.$": "$.plan.references_key"}
     assert r["MaxConcurrencyPath"] == "$.plan.max_concurrency" and "ItemBatcher" not in r

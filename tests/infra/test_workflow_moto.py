@@ -248,9 +248,9 @@ def test_a_crashing_worker_is_counted_by_the_map_and_the_run_still_summarized(sy
 
 
 def test_method_auto_runs_the_references_map_then_the_darks(synth, moto_server, synthetic_darks, monkeypatch):
-    """Two maps: one child reads the group's darks once, builds its reference into
-    lake/references/ and searches them against it (``exposures``: method reference, group
-    size); then one child per dark reports that search."""
+    """One child reads the group's darks once, builds its reference into lake/references/
+    and searches them against it (``exposures``: method reference, group size); the darks'
+    map gets only the darks it left (none here), and the summary counts both maps."""
     import boto3
     import pyarrow.dataset as ds
 
@@ -283,12 +283,16 @@ def test_method_auto_runs_the_references_map_then_the_darks(synth, moto_server, 
 
     calls = [e["item"] for name, e in moto_server["calls"] if name == "process_dark"]
     kinds = [c.get("kind", "dark") for c in calls]
-    # every reference is built before any dark is searched
-    assert kinds == ["reference", "dark", "dark", "dark"]
-    assert len(execution_status(started["executionArn"])["map_runs"]) == 2
+    # the reference child searched every dark: the darks' map had none left and never ran
+    assert kinds == ["reference"]
+    assert len(execution_status(started["executionArn"])["map_runs"]) == 1
+    assert [e for name, e in moto_server["calls"] if name == "plan" and "remaining" in e]
     assert fetched == []
-    summary = json.loads(ex["output"])["summary"]["summary"]
-    assert (summary["n_done"], summary["n_failed"]) == (3, 0)
+    output = json.loads(ex["output"])
+    assert (output["plan"]["n_items"], output["plan"]["n_items_planned"]) == (0, 3)
+    summary = output["summary"]["summary"]
+    assert (summary["n_done"], summary["n_failed"], summary["n_items"]) == (3, 0, 3)
+    assert summary["n_searched_by_references"] == 3
     fs = s3_filesystem()
     rows = ds.dataset(f"{LAKE_BUCKET}/lake/exposures", filesystem=fs, format="parquet",
                       partitioning="hive").to_table(columns=["method", "group_size"]).to_pylist()
