@@ -99,10 +99,18 @@ def pixels_above(image: np.ndarray, level, sigma, n_sigma: float, *,
         extreme_sigma = (np.min if n_sigma >= 0 else np.max)(sigma) if np.ndim(sigma) else sigma
     bound = float(lo_level) + float(n32) * float(extreme_sigma)
     bound -= 1e-3 * (abs(bound) + 1.0)      # below every pixel's float32 threshold
-    cand = np.flatnonzero(flat > bound)
-    limit = np.multiply(background_at(sigma, cand, np.float32), n32, dtype=np.float32)
-    limit += background_at(level, cand, np.float32)
-    return cand[flat[cand] > limit]
+    return _above_at(flat, np.flatnonzero(flat > bound), level, sigma, n_sigma)
+
+
+def _above_at(flat: np.ndarray, idx: np.ndarray, level, sigma, n_sigma: float) -> np.ndarray:
+    """The pixels of ``idx`` above ``level + n_sigma * sigma``: with a map, the float32
+    arithmetic of that expression over the frame, read at ``idx`` only."""
+    if not (np.ndim(level) or np.ndim(sigma)):
+        return idx[flat[idx] > level + n_sigma * sigma]
+    limit = np.multiply(background_at(sigma, idx, np.float32), np.float32(n_sigma),
+                        dtype=np.float32)
+    limit += background_at(level, idx, np.float32)
+    return idx[flat[idx] > limit]
 
 
 def hysteresis_pixels(image: np.ndarray, level, sigma, seed_sigma: float,
@@ -118,15 +126,9 @@ def hysteresis_pixels(image: np.ndarray, level, sigma, seed_sigma: float,
     if not (grow_sigma <= seed_sigma and lowest >= 0):
         return (pixels_above(image, level, sigma, seed_sigma),
                 pixels_above(image, level, sigma, grow_sigma))
-    flat = image.ravel()
     grow = pixels_above(image, level, sigma, grow_sigma,
                         extreme_sigma=lowest if grow_sigma >= 0 else None)
-    if not (np.ndim(level) or np.ndim(sigma)):
-        return grow[flat[grow] > level + seed_sigma * sigma], grow
-    limit = np.multiply(background_at(sigma, grow, np.float32), np.float32(seed_sigma),
-                        dtype=np.float32)
-    limit += background_at(level, grow, np.float32)
-    return grow[flat[grow] > limit], grow
+    return _above_at(image.ravel(), grow, level, sigma, seed_sigma), grow
 
 
 def _next_to_brighter(image: np.ndarray, spike_idx: np.ndarray,
