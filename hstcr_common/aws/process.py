@@ -24,6 +24,7 @@ from typing import Callable
 
 from ..model import DEFAULT_METHOD, truthy
 from ..pipeline import build_group_reference, process_group, process_item
+from ..pipeline.process import is_local
 from .runs import RESULTS_DIR, run_path
 from .s3io import exists, put, read_json
 
@@ -55,10 +56,6 @@ def _with_receipt(item: dict, receipt: dict) -> dict:
     return told
 
 
-def _is_remote(location) -> bool:
-    return "://" in str(location) and not str(location).startswith("file://")
-
-
 def _sweep_staging(root: str) -> None:
     """Remove staging folders a killed invocation left (Lambda keeps /tmp between
     invocations and runs one at a time; elsewhere, other processes' folders are theirs)."""
@@ -84,7 +81,7 @@ def stage_darks(members: list[dict], folder: str) -> dict[str, dict[str, str]]:
     staged = {}
     for m in members:
         files = {r: loc for r, loc in (m.get("files") or {}).items() if loc}
-        if not any(_is_remote(loc) for loc in files.values()):
+        if all(is_local(loc) for loc in files.values()):
             continue
         try:
             fetched = fetch_dark_files(m)
@@ -166,7 +163,7 @@ def run_reference_item(item: dict, *, lake: str, params: dict | None, reprocess:
             for member in item["items"]:
                 dark = _with_receipt(member, receipt)
                 local = staged.get(member["dataset"])
-                remote = any(_is_remote(v) for v in (member.get("files") or {}).values() if v)
+                remote = not all(is_local(v) for v in (member.get("files") or {}).values() if v)
                 if "reference" not in dark or (remote and local is None):
                     continue                     # left out of the reference, or not read here
                 if remaining_s is not None and remaining_s() < SEARCH_RESERVE_S:

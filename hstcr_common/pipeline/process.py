@@ -57,7 +57,8 @@ class Stages:
 
 # --------------------------------------------------------------------------- the stages
 
-def _is_local(location) -> bool:
+def is_local(location) -> bool:
+    """A local path or ``file://`` URL (not ``s3://``, ``https://``)."""
     loc = str(location)
     return "://" not in loc or loc.startswith("file://")
 
@@ -73,7 +74,7 @@ def fetch(item: WorkItem) -> dict:
              if r in ("science", "support", "dq") and loc}
     if "science" not in files:
         raise HstcrError("manifest item has no science file", source=item.get("dataset"), stage="fetch")
-    if not all(_is_local(loc) for loc in files.values()):
+    if not all(is_local(loc) for loc in files.values()):
         return dict(fetch_dark_files(item))
     out = {}
     for role, loc in files.items():
