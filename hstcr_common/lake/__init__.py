@@ -17,6 +17,7 @@ _EXPORTS = {
     "PARTITION_KEYS": "schemas",
     "PIXEL": "schemas",
     "PartitionKey": "store",
+    "REFERENCES": "store",
     "SOFTWARE_VERSION": "rows",
     "TABLES": "schemas",
     "TRACK_POINT": "schemas",
@@ -41,6 +42,7 @@ _EXPORTS = {
     "string_array": "rows",
     "value_array": "rows",
     "row_table": "rows",
+    "temporary_path": "store",
 }
 
 __getattr__, __dir__, __all__ = attach(__name__, _EXPORTS)

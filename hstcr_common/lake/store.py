@@ -46,18 +46,31 @@ from ..remote import s3_filesystem
 from .schemas import PARTITION_KEYS, TABLES
 
 DEFAULT_LAKE = "./hstcr-lake"
+#: the folder of the lake that holds the ``auto`` method's group references
+#: (:mod:`hstcr_common.pipeline.groups`)
+REFERENCES = "references"
 
 #: Parquet writer settings: zstd compresses the pixel lists ~3x better than snappy at
 #: similar speed; statistics let DuckDB/Athena skip row groups.
 PARQUET_OPTIONS = dict(compression="zstd", compression_level=3, write_statistics=True)
 
 _TMP_SUFFIX = ".tmp"
-#: ``.<dataset>.parquet.<host>.<pid>.<random>.tmp``: who wrote a temporary file
-_TMP_NAME = re.compile(r"^\.(?P<dataset>.+)\.parquet\.(?P<host>[A-Za-z0-9-]+)\.(?P<pid>\d+)\.[0-9a-f]+\.tmp$")
+#: ``.<name>.<host>.<pid>.<random>.tmp``: a hidden temporary file and who wrote it
+_TMP_NAME = re.compile(r"^\.(?P<name>.+)\.(?P<host>[A-Za-z0-9-]+)\.(?P<pid>\d+)\.[0-9a-f]+\.tmp$")
 
 
 def _host_tag() -> str:
     return re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:32] or "host"
+
+
+def temporary_path(path: str) -> str:
+    """The hidden temporary file a local ``path`` is written to before its rename:
+    ``.<name>.<host>.<pid>.<random>.tmp`` in the same folder, unique per process and call
+    (concurrent writers never share one), matched by no ``*.parquet`` or ``*.npz`` glob, and
+    removed by :meth:`Lake.sweep_temporary` once its writer is gone."""
+    folder, name = os.path.split(path)
+    return os.path.join(folder, f".{name}.{_host_tag()}.{os.getpid()}."
+                                f"{uuid.uuid4().hex[:12]}{_TMP_SUFFIX}")
 
 
 def _pid_alive(pid: int) -> bool:
@@ -181,9 +194,7 @@ class Lake:
         else:
             folder = os.path.dirname(path)
             os.makedirs(folder, exist_ok=True)
-            # unique per process and call: concurrent writers never share a temporary file
-            tmp = os.path.join(folder, f".{dataset}.parquet.{_host_tag()}.{os.getpid()}."
-                                       f"{uuid.uuid4().hex[:12]}{_TMP_SUFFIX}")
+            tmp = temporary_path(path)
             try:
                 with open(tmp, "wb") as out:
                     out.write(memoryview(payload))
@@ -197,9 +208,10 @@ class Lake:
         """Remove temporary files left by writers on this host that no longer run.
 
         A writer killed between writing its temporary file and the rename leaves a hidden
-        ``.*.tmp`` file (never read: no ``*.parquet`` glob matches it).  Files of live
-        processes, of other hosts and of unknown form are kept.  Local lakes only (an S3
-        upload that never completes leaves no object).
+        ``.*.tmp`` file (:func:`temporary_path`; never read: no ``*.parquet`` or ``*.npz``
+        glob matches it), in a table's folders or among the group references (an ACS/WFC
+        reference is ~100 MB).  Files of live processes, of other hosts and of unknown form
+        are kept.  Local lakes only (an S3 upload that never completes leaves no object).
 
         Returns
         -------
@@ -209,8 +221,8 @@ class Lake:
         if self.is_s3 or not os.path.isdir(self.base):
             return []
         host, removed = _host_tag(), []
-        for table in TABLES:
-            for folder, _, names in os.walk(self.table_dir(table)):
+        for top in [self.table_dir(table) for table in TABLES] + [f"{self.base}/{REFERENCES}"]:
+            for folder, _, names in os.walk(top):
                 for name in names:
                     m = _TMP_NAME.match(name)
                     if m and m["host"] == host and not _pid_alive(int(m["pid"])):

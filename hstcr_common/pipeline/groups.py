@@ -22,17 +22,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import uuid
 
 from ..detect import (GroupReference, build_reference, describe_group, open_dark_rows,
                       plan_groups)
 from ..instruments import detectors
-from ..lake import SOFTWARE_VERSION, Lake
+from ..lake import REFERENCES, SOFTWARE_VERSION, Lake, temporary_path
 from ..model import AutoParams, WorkItem, params_hash, redact
 from .resume import already_done
-
-#: the lake folder holding group references
-REFERENCES = "references"
 
 
 def is_ccd_item(item: WorkItem) -> bool:
@@ -64,7 +60,7 @@ def write_reference(lake: Lake, name: str, data: bytes) -> str:
             out.write(data)
         return path
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = f"{path}.{os.getpid()}.{uuid.uuid4().hex[:12]}.tmp"
+    tmp = temporary_path(path)
     try:
         with open(tmp, "wb") as out:
             out.write(data)

@@ -256,9 +256,41 @@ def test_sweep_keeps_live_and_foreign_temporary_files(tmp_path):
     }
     for name in names.values():
         (folder / name).write_bytes(b"x")
+    # a group reference killed before its rename (~100 MB for ACS/WFC) is swept the same way
+    references = tmp_path / "lake" / "references"
+    references.mkdir()
+    ref_names = {"dead": f".acs_wfc-2019-03-j1-abc.npz.{host}.{dead.pid}.abc123.tmp",
+                 "live": f".acs_wfc-2019-03-j2-abc.npz.{host}.{os.getpid()}.abc123.tmp",
+                 "done": "acs_wfc-2019-03-j3-abc.npz"}
+    for name in ref_names.values():
+        (references / name).write_bytes(b"x")
     removed = lake.sweep_temporary()
-    assert [os.path.basename(p) for p in removed] == [names["dead"]]
+    assert sorted(os.path.basename(p) for p in removed) == sorted([names["dead"], ref_names["dead"]])
     assert sorted(p.name for p in folder.iterdir()) == sorted(v for k, v in names.items() if k != "dead")
+    assert sorted(p.name for p in references.iterdir()) == sorted([ref_names["live"], ref_names["done"]])
+
+
+def test_a_killed_reference_writer_leaves_only_a_swept_hidden_file(tmp_path):
+    """write_reference's temporary file is the lake's hidden kind: a writer killed before its
+    rename leaves nothing a reader or a listing of references sees, and the next run sweeps it."""
+    from hstcr_common.pipeline.groups import reference_path, write_reference
+
+    lake = Lake(tmp_path / "lake")
+    code = ("import os, sys\n"
+            "import hstcr_common.pipeline.groups as g\n"
+            "from hstcr_common.lake import Lake\n"
+            "os.replace = lambda *a: os._exit(9)   # killed between the write and the rename\n"
+            "g.write_reference(Lake(sys.argv[1]), 'stis_ccd-2017-03-o1-abc', b'x' * 1000)\n")
+    res = subprocess.run([sys.executable, "-c", code, str(tmp_path / "lake")])
+    assert res.returncode == 9
+    left = list((tmp_path / "lake" / "references").iterdir())
+    assert len(left) == 1 and left[0].name.startswith(".stis_ccd-2017-03-o1-abc.npz.")
+    assert [os.path.basename(p) for p in lake.sweep_temporary()] == [left[0].name]
+    assert not list((tmp_path / "lake" / "references").iterdir())
+    path = write_reference(lake, "stis_ccd-2017-03-o1-abc", b"y")
+    assert path == reference_path(lake, "stis_ccd-2017-03-o1-abc")
+    assert [p.name for p in (tmp_path / "lake" / "references").iterdir()] == [
+        "stis_ccd-2017-03-o1-abc.npz"]
 
 
 # --------------------------------------------------------------------------- S3: Lambda retries
