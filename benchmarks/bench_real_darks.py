@@ -175,20 +175,6 @@ class _Pixels:
         return self.energy_e.size
 
 
-def _one_to_one(catalog, truth, chip_index: int):
-    """Indices (truth, detection) of the one-to-one matches, as :func:`match_to_truth` makes
-    them (found, and the truth is the detection's largest contributor)."""
-    from hstcr_common.synthetic.scoring import _largest_partner, _overlaps
-
-    sel = np.flatnonzero(catalog.chip_index == chip_index)
-    overlap, pt, pd = _overlaps(catalog, sel, truth)
-    best_overlap, best_det = _largest_partner(pt, pd, overlap, len(truth))
-    _, main_true = _largest_partner(pd, pt, overlap, sel.size)
-    t_idx = np.flatnonzero(best_overlap >= 0.5 * truth.energy_e)
-    t_idx = t_idx[main_true[best_det[t_idx]] == t_idx]
-    return t_idx, sel[best_det[t_idx]]
-
-
 def score_dark(catalog, truth: pa.Table, *, min_true_e: float = 300.0) -> dict:
     """Per-dark sums: found/true above ``min_true_e``, real/detected, and the energy ratios
     of the one-to-one matches above ``min_true_e`` against deposited and observed energy."""
@@ -202,7 +188,7 @@ def score_dark(catalog, truth: pa.Table, *, min_true_e: float = 300.0) -> dict:
         out["n_found"] += int(m.found[big].sum())
         out["n_det"] += int(m.real.size)
         out["n_real"] += int(m.real.sum())
-        ti, di = _one_to_one(catalog, tr, int(ci))
+        ti, di = m.truth_matched, m.detection_matched
         keep = tr.energy_e[ti] > min_true_e
         ti, di = ti[keep], di[keep]
         e = catalog.energy_e[di].astype(np.float64)

@@ -52,6 +52,9 @@ class TruthMatch:
     energy_true_matched : ndarray (n_matched,)
         True energies of those matches (for cuts).
     n_truth_total, n_detected_total : int
+    truth_matched, detection_matched : ndarray of int64 (n_matched,)
+        The one-to-one matches themselves: rows of the chip's truth, and rows of the
+        catalogue (all chips), pair by pair.
     """
 
     bins: np.ndarray
@@ -68,6 +71,8 @@ class TruthMatch:
     n_truth_total: int = 0
     n_detected_total: int = 0
     extra: dict = field(default_factory=dict)
+    truth_matched: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    detection_matched: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
     def completeness_above(self, energy_e: float) -> float:
         """Completeness of injected cosmic rays with true energy above ``energy_e``."""
@@ -153,7 +158,8 @@ def match_to_truth(catalog: CosmicRayCatalog, truth, chip_index: int = 0, *,
                       n_detected=n_d, n_real=n_r, purity=_ratio(n_r, n_d), found=found,
                       real=real, energy_ratio=ratio, energy_true_matched=e_true[t_idx],
                       n_truth_total=n_true, n_detected_total=n_det,
-                      extra={"energy_true": e_true, "energy_det": det_energy})
+                      extra={"energy_true": e_true, "energy_det": det_energy},
+                      truth_matched=t_idx, detection_matched=sel[best_det[t_idx]])
 
 
 def _overlaps(catalog: CosmicRayCatalog, sel: np.ndarray, truth):

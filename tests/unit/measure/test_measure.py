@@ -254,6 +254,11 @@ def test_match_to_truth_by_hand():
     assert m.n_true.tolist() == [1, 1] and m.completeness.tolist() == [1.0, 0.0]
     assert m.purity.tolist() == [1.0, 0.0]           # 410 e- real, 800 e- hot pixel
     np.testing.assert_allclose(m.energy_ratio, [410 / 400])
+    # the one-to-one pairs themselves: truth A with detection 1 (raster order: the hot pixel
+    # at row 2 is catalogue row 0)
+    assert m.truth_matched.tolist() == [0] and m.detection_matched.tolist() == [1]
+    np.testing.assert_allclose(cat.energy_e[m.detection_matched] / truth.energy_e[m.truth_matched],
+                               m.energy_ratio)
 
 
 # ---------------------------------------------------------------------------------------------
