@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -216,9 +217,12 @@ def main() -> None:
                   f"whole process, ~{(whole - fixed) / 4:.2f} s per dark beside threshold's "
                   f"{per_dark:.2f} s")
         if items:
+            # the environment `hstcr` gives itself before numpy loads (pipeline.cores)
+            from hstcr_common.pipeline.cores import ONE_THREAD_ENVIRONMENT
+
             out = subprocess.run([sys.executable, __file__, "--startup", json.dumps(items),
                                   str(tmp / "lake_startup")], capture_output=True, text=True,
-                                 check=True)
+                                 check=True, env={**os.environ, **ONE_THREAD_ENVIRONMENT})
             child = json.loads(out.stdout.strip().splitlines()[-1])
             runs = child["runs"]
             bad = [r for r in runs if r["status"] != "done"]

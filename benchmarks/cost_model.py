@@ -40,6 +40,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from hstcr_common.pipeline.cores import ONE_THREAD_ENVIRONMENT
 from hstcr_common.pipeline.memory import MALLOC_ENVIRONMENT
 
 PRICES = {
@@ -203,8 +204,9 @@ def measure(detector: str, repeat: int = 2, method: str = "threshold") -> dict:
         items = [json.loads(line) for line in
                  (Path(tmp) / "dark" / "manifest.jsonl").read_text().splitlines()]
         # the worker's environment as the stack sets it (infra/functions.py): glibc keeps
-        # freed memory for the next dark (hstcr_common.pipeline.memory)
-        env = {**os.environ, **MALLOC_ENVIRONMENT}
+        # freed memory for the next dark (hstcr_common.pipeline.memory), BLAS starts no
+        # threads (hstcr_common.pipeline.cores)
+        env = {**os.environ, **MALLOC_ENVIRONMENT, **ONE_THREAD_ENVIRONMENT}
         child, arg = (CHILD_AUTO, items) if grouped else (CHILD, items[0])
         proc = subprocess.run([sys.executable, "-c", child, json.dumps(arg), f"{tmp}/lake",
                                str(repeat)], capture_output=True, text=True, env=env)

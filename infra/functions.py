@@ -37,6 +37,7 @@ from constructs import Construct
 from hstcr_common.aws import ENV_MAX_CONCURRENCY, METRICS_NAMESPACE
 from hstcr_common.aws.plan import MAX_REFERENCE_GROUP
 from hstcr_common.model import ENV_LAKE, ENV_RUNS, ENV_S3_SIGNED
+from hstcr_common.pipeline.cores import ONE_THREAD_ENVIRONMENT
 from hstcr_common.pipeline.memory import MALLOC_ENVIRONMENT
 
 from .lake import LAKE_PREFIX, RUNS_PREFIX, Lake
@@ -145,6 +146,8 @@ class Functions(Construct):
             # a warm worker reuses the last dark's memory instead of faulting in new pages
             # (hstcr_common.pipeline.memory)
             **MALLOC_ENVIRONMENT,
+            # BLAS threads would only spin beside the search (hstcr_common.pipeline.cores)
+            **ONE_THREAD_ENVIRONMENT,
         }
 
         lake_objects = bucket.arn_for_objects(f"{LAKE_PREFIX}/*")

@@ -13,6 +13,10 @@ import importlib
 import click
 
 from .. import __version__
+from ..pipeline.cores import one_blas_thread
+
+# before any command imports numpy: BLAS threads only spin in a search (pipeline.cores)
+one_blas_thread()
 
 # command name -> (module, one-line help)
 COMMAND_MODULES: dict[str, tuple[str, str]] = {

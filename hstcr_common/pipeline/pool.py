@@ -15,6 +15,7 @@ from ..lake import DEFAULT_LAKE, Lake
 from ..model import DarkResult, HstcrError, MethodParams, WorkItem
 from ..model.constants import CCD_METHODS, DEFAULT_METHOD
 from .groups import build_group_reference, plan_auto
+from .cores import one_blas_thread
 from .memory import keep_freed_memory
 from .process import as_params, process_group, process_one, record_failure
 from .resume import known_files, lake_index
@@ -317,6 +318,7 @@ def run(items: Iterable[WorkItem], *, lake: str = DEFAULT_LAKE, method: str = DE
     breaker = _FetchBreaker(max_consecutive_fetch_failures)
     t0 = time.perf_counter()
     keep_freed_memory()            # for the darks searched here and the workers spawned
+    one_blas_thread()              # for the workers spawned (and here, if numpy is not loaded)
     # a run killed before its renames left hidden temporary files: remove those of dead writers
     job.lake.sweep_temporary()
     index = lake_index(job.lake)

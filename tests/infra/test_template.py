@@ -415,6 +415,11 @@ def test_dashboard_alarms_and_outputs(synth):
     env = next(r["Properties"]["Environment"]["Variables"] for r in _resources(t, "AWS::Lambda::Function").values()
                if r["Properties"]["Handler"] == "functions.process_dark.handler")
     assert env["POWERTOOLS_METRICS_NAMESPACE"] == "hstcr" and env["POWERTOOLS_SERVICE_NAME"] == "hstcr"
+    # the searching worker keeps freed memory and starts no BLAS threads (pipeline.memory, .cores)
+    from hstcr_common.pipeline.cores import ONE_THREAD_ENVIRONMENT
+    from hstcr_common.pipeline.memory import MALLOC_ENVIRONMENT
+
+    assert {**MALLOC_ENVIRONMENT, **ONE_THREAD_ENVIRONMENT}.items() <= env.items()
 
 
 # --------------------------------------------------------------------------- linters
