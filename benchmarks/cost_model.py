@@ -179,11 +179,11 @@ GROUP_SIZE = 4
 
 
 def worker_memory_mb(path: Path = FUNCTIONS_PY) -> int:
-    """``process_dark``'s configured memory (MB): the ``worker_memory_mb`` default of
+    """``process_dark``'s configured memory (MB): ``WORKER_MEMORY_MB`` of
     ``infra/functions.py`` (read as text: the CDK need not be installed)."""
-    found = re.search(r"worker_memory_mb:\s*int\s*=\s*(\d+)", path.read_text())
+    found = re.search(r"^WORKER_MEMORY_MB\s*=\s*(\d+)", path.read_text(), re.MULTILINE)
     if not found:
-        raise SystemExit(f"{path}: no worker_memory_mb default")
+        raise SystemExit(f"{path}: no WORKER_MEMORY_MB")
     return int(found.group(1))
 
 

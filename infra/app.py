@@ -10,7 +10,7 @@ Context (``cdk deploy -c key=value``):
   overrides
 - ``hstcr:maxConcurrency`` (500), ``hstcr:itemsPerBatch`` (0 = one dark per invocation),
   ``hstcr:toleratedFailurePercentage`` (5), ``hstcr:xray`` (true),
-  ``hstcr:workerMemoryMb`` (2048), ``hstcr:bytesScannedCutoff`` (10 GiB)
+  ``hstcr:workerMemoryMb`` (1769: one vCPU, ``infra.functions.WORKER_MEMORY_MB``), ``hstcr:bytesScannedCutoff`` (10 GiB)
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import aws_cdk as cdk
 
 from hstcr_common.model import truthy
 
-from .functions import AssetPaths
+from .functions import WORKER_MEMORY_MB, AssetPaths
 from .stack import HOME_REGION, HstcrStack
 
 
@@ -55,7 +55,7 @@ def build_app(app: cdk.App | None = None, *, nag: bool = True) -> tuple[cdk.App,
         items_per_batch=_context(app, "itemsPerBatch", 0, int),
         tolerated_failure_percentage=_context(app, "toleratedFailurePercentage", 5.0, float),
         xray=_context(app, "xray", True, bool),
-        worker_memory_mb=_context(app, "workerMemoryMb", 2048, int),
+        worker_memory_mb=_context(app, "workerMemoryMb", WORKER_MEMORY_MB, int),
         bytes_scanned_cutoff=_context(app, "bytesScannedCutoff", 10 * 1024**3, int),
         description="hstcr: cosmic rays in HST calibration darks (Lambda per dark, Parquet lake, Athena)",
     )

@@ -50,7 +50,7 @@ PLACEHOLDER_ASSET = Path(__file__).resolve().parent / "placeholder_asset"
 STPUBDATA_BUCKET = "stpubdata"
 STPUBDATA_PREFIX = "hst/public"
 
-#: ``process_dark``'s timeout (s): one dark takes 1-4 s at 2048 MB (docs/aws.md); 180 s plus
+#: ``process_dark``'s timeout (s): one dark takes 1-4 s at 1769 MB (docs/aws.md); 180 s plus
 #: the child's retry waits (46 s at most) stays under 80 % of the EXPRESS child's 300 s.
 WORKER_TIMEOUT_S = 180
 #: SCI + DQ of the largest CCD dark, as the partial reader fetches it (ACS/WFC, WFC3/UVIS:
@@ -60,6 +60,13 @@ LARGEST_STAGED_DARK_MB = 101
 #: there between the build and their searches (``hstcr_common.aws.run_reference_item``),
 #: at most the plan's largest group, plus 512 MB for astropy's cache and the runtime
 WORKER_EPHEMERAL_MB = 1024 * math.ceil((MAX_REFERENCE_GROUP * LARGEST_STAGED_DARK_MB + 512) / 1024)
+#: ``process_dark``'s memory (MB): one vCPU's worth of CPU time, the most a search can use.
+#: Lambda's CPU share grows with memory and reaches one full vCPU at 1,769 MB; a dark is
+#: searched on one thread (BLAS starts none: hstcr_common.pipeline.cores; measured CPU / wall
+#: 0.99-1.00 for a search, a reference build and a group's searches), so above this the
+#: extra share goes unused and only the GB-s grow (2048 MB cost 16 % more per dark).  Peak
+#: memory is ~0.8 GB (an ACS/WFC reference child: build, then its darks' searches).
+WORKER_MEMORY_MB = 1769
 #: ``summarize`` reads the ResultWriter files of up to ~100,000 darks (~1 KB each) in memory.
 SUMMARIZE_MEMORY_MB = 2048
 
@@ -116,7 +123,7 @@ class Functions(Construct):
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, lake: Lake, assets: AssetPaths,
-                 worker_memory_mb: int = 2048, worker_timeout_s: int = WORKER_TIMEOUT_S,
+                 worker_memory_mb: int = WORKER_MEMORY_MB, worker_timeout_s: int = WORKER_TIMEOUT_S,
                  max_concurrency: int = 500,
                  log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH) -> None:
         super().__init__(scope, construct_id)

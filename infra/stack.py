@@ -9,7 +9,7 @@ from constructs import Construct
 
 from hstcr_common.aws import METRICS_NAMESPACE
 
-from .functions import AssetPaths, Functions
+from .functions import WORKER_MEMORY_MB, AssetPaths, Functions
 from .lake import Lake
 from .workflow import Workflow
 
@@ -51,7 +51,7 @@ class HstcrStack(Stack):
     def __init__(self, scope: Construct, construct_id: str, *, assets: AssetPaths,
                  max_concurrency: int = 500, items_per_batch: int = 0,
                  tolerated_failure_percentage: float = 5.0, xray: bool = True,
-                 worker_memory_mb: int = 2048, bytes_scanned_cutoff: int = 10 * 1024**3,
+                 worker_memory_mb: int = WORKER_MEMORY_MB, bytes_scanned_cutoff: int = 10 * 1024**3,
                  allow_other_region: bool = False, **kwargs) -> None:
         super().__init__(scope, construct_id, **kwargs)
         if not allow_other_region and (Token.is_unresolved(self.region) or self.region != HOME_REGION):

@@ -75,7 +75,7 @@ EXPRESS_CHILD_LIMIT_S = 300
 #: (Lambda timeout + every retry wait): 20 % of the limit is left as room.
 CHILD_BUDGET_FRACTION = 0.8
 #: Upper bound of one dark's Lambda time (s) used to size batches: the measured worst case
-#: (ACS/WFC, WFC3/UVIS at 2048 MB: 3.5 s processing + S3 read, docs/aws.md) times ~3.
+#: (ACS/WFC, WFC3/UVIS at 1769-2048 MB: 3.5 s processing + S3 read, docs/aws.md) times ~3.
 DARK_SECONDS_BOUND = 12.0
 #: Retry of transient Lambda errors in a child: waits 2, 4, 8, 16, 16 s at most.
 RETRY_ATTEMPTS = 5

@@ -36,7 +36,7 @@ FALLBACK = "threshold with hot-pixel rejection"
 #: Fields of each dark's result the map keeps: Step Functions caps state payloads at 256 KB.
 SLIM_FIELDS = ("dataset", "instrument", "month", "status", "n_cr", "seconds", "error")
 #: A reference child starts searching one more of its darks only while this much of its time
-#: limit is left: a full-frame ACS/WFC dark takes ~2.5 s at 2048 MB (search, its Parquet and
+#: limit is left: a full-frame ACS/WFC dark takes ~2.5 s at 1769-2048 MB (search, its Parquet and
 #: receipt), so this leaves room for a CPU ten times slower.  Darks it leaves are searched by
 #: their own children, as when it fails.
 SEARCH_RESERVE_S = 30.0

@@ -331,6 +331,20 @@ def test_reference_children_have_room_for_their_darks(synth):
     assert fns["functions.plan.handler"].get("EphemeralStorage", {"Size": 512})["Size"] == 512
 
 
+def test_the_worker_gets_one_vcpu_and_no_more(synth):
+    """process_dark searches on one thread: it is deployed at the memory where Lambda's CPU
+    share reaches one vCPU (1,769 MB), the default and cdk.json agree, and the cost model
+    prices that same setting."""
+    from benchmarks.cost_model import FULL_VCPU_MB, worker_memory_mb
+    from infra.functions import WORKER_MEMORY_MB
+
+    fns = {r["Properties"]["Handler"]: r["Properties"]
+           for r in _resources(synth["template"], "AWS::Lambda::Function").values()}
+    assert fns["functions.process_dark.handler"]["MemorySize"] == WORKER_MEMORY_MB == FULL_VCPU_MB
+    assert json.loads((REPO / "cdk.json").read_text())["context"]["hstcr:workerMemoryMb"] == WORKER_MEMORY_MB
+    assert worker_memory_mb() == WORKER_MEMORY_MB
+
+
 def test_item_batcher_is_bounded_by_the_child_time_limit():
     from infra.workflow import DARK_SECONDS_BOUND, build_definition, max_items_per_batch
 
