@@ -14,6 +14,8 @@ Issue 15's figures, measured in one run on the same machine and the same files:
 * start-up: import time and the first dark's extra cost over a steady-state dark
   (``python -c "import ...; first dark"``), and the per-stage seconds of a steady-state dark
   (``DarkResult["stages"]``);
+* the default pool (a worker per core) on the 4 darks, with one BLAS thread per worker (as
+  shipped, :mod:`hstcr_common.pipeline.cores`) and with BLAS's own threads;
 * the per-dark cost of the group methods beside ``threshold``'s marginal (T4 - T1) / 3:
   ``auto`` (the default: the 4 darks share a set-up, so they are one group searched against
   its reference) and ``stack``, each (T4 - fixed) / 4 with fixed = T1 - marginal of
@@ -111,13 +113,14 @@ def startup_child(items: list[dict], lake: str) -> None:
 BEST: dict[str, float] = {}
 
 
-def _wall(cmd: list[str], repeat: int, name: str = "") -> float:
+def _wall(cmd: list[str], repeat: int, name: str = "", env: dict | None = None) -> float:
     """Median wall time (s) of ``repeat`` fresh processes running ``cmd`` (the fastest is kept
     in :data:`BEST` under ``name``)."""
     times = []
     for _ in range(repeat):
         t = time.perf_counter()
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                       env=env)
         times.append(time.perf_counter() - t)
     BEST[name] = min(times)
     return statistics.median(times)
@@ -169,6 +172,9 @@ def main() -> None:
         startup_child(json.loads(args.startup[0]), args.startup[1])
         return
 
+    # here, not at the top: the bare reference's child runs this file and imports nothing of hstcr
+    from hstcr_common.pipeline.cores import ONE_THREAD_ENVIRONMENT
+
     hstcr = str(Path(sys.executable).with_name("hstcr"))
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -194,6 +200,15 @@ def main() -> None:
             results[("auto", n)] = _wall(
                 [hstcr, "run", str(folder), "--lake", str(tmp / f"auto{n}"), "--workers", "1",
                  "--reprocess", "--quiet", "--method", "auto"], args.repeat) if n == 4 else None
+        # the default pool (a worker per core) on the 4 darks, as shipped (one BLAS thread per
+        # worker) and with BLAS's own threads back (the user's environment wins over
+        # hstcr_common.pipeline.cores): what switching them off is worth
+        cores = os.cpu_count() or 1
+        pool_cmd = [hstcr, "run", str(folders[4][0]), "--lake", str(tmp / "pool"), "--workers",
+                    str(cores), "--reprocess", "--quiet", "--method", "threshold"]
+        results["pool"] = _wall(pool_cmd, args.repeat)
+        results["pool_blas"] = _wall(pool_cmd, args.repeat, env={
+            **os.environ, **{k: str(cores) for k in ONE_THREAD_ENVIRONMENT}})
         # the stack method needs a group: its per-dark cost from 4 darks against threshold's
         items = [json.loads(line) for line in (darks / "manifest.jsonl").read_text().splitlines()
                  ][:3] if (darks / "manifest.jsonl").exists() else None
@@ -216,10 +231,12 @@ def main() -> None:
             print(f"{method} method, 4 darks ({_methods_used(tmp / f'{method}4')}): {whole:.2f} s "
                   f"whole process, ~{(whole - fixed) / 4:.2f} s per dark beside threshold's "
                   f"{per_dark:.2f} s")
+        print(f"pool of {cores} workers (the default), 4 darks: {results['pool']:.2f} s with one "
+              f"BLAS thread per worker, {results['pool_blas']:.2f} s with BLAS's own threads "
+              f"(ratio {results['pool'] / results['pool_blas']:.2f}); one worker "
+              f"{results[('threshold', 4)]:.2f} s")
         if items:
             # the environment `hstcr` gives itself before numpy loads (pipeline.cores)
-            from hstcr_common.pipeline.cores import ONE_THREAD_ENVIRONMENT
-
             out = subprocess.run([sys.executable, __file__, "--startup", json.dumps(items),
                                   str(tmp / "lake_startup")], capture_output=True, text=True,
                                  check=True, env={**os.environ, **ONE_THREAD_ENVIRONMENT})
