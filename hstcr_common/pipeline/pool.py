@@ -14,8 +14,8 @@ from ..detect import group_for_stack
 from ..lake import DEFAULT_LAKE, Lake
 from ..model import DarkResult, HstcrError, MethodParams, WorkItem
 from ..model.constants import CCD_METHODS, DEFAULT_METHOD
-from .groups import build_group_reference, plan_auto
 from .cores import one_blas_thread
+from .groups import build_group_reference, plan_auto
 from .memory import keep_freed_memory
 from .process import as_params, process_group, process_one, record_failure
 from .resume import known_files, lake_index
