@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
 import subprocess
@@ -58,11 +59,30 @@ PRICES = {
 }
 #: One full vCPU at this much Lambda memory (MB).
 FULL_VCPU_MB = 1769
-#: Requests per dark: PUT exposures + cosmic_rays Parquet + result JSON; LIST/GET for the
-#: resumability check and the summary's read of the result.
+#: Our S3 requests, as ``tests/integration/test_s3_requests.py`` counts them on a moto server
+#: for the real ``process_dark`` handler (and fails when they change).  A dark: PUT its
+#: cosmic_rays and exposures Parquet (one PutObject each below S3_PART_BYTES: pyarrow's
+#: delayed open, hstcr_common.remote.s3_filesystem) and its result receipt; HEAD its
+#: exposures (already done?) and failures (one to delete?) files.
 S3_PUTS_PER_DARK = 3
-S3_LISTS_PER_DARK = 2
+S3_LISTS_PER_DARK = 0
 S3_GETS_PER_DARK = 2
+#: ``auto``: a dark searched in its group's reference child HEADs the reference once more (is
+#: it the one read last?) ...
+S3_GETS_PER_GROUPED_DARK = 3
+#: ... and the child adds per group: PUT its receipt and the reference (put_requests), two
+#: LISTs, and six GET/HEADs (is the reference or every dark there already, read it back)
+S3_PUTS_PER_GROUP = 1
+S3_LISTS_PER_GROUP = 2
+S3_GETS_PER_GROUP = 6
+#: pyarrow's S3 upload part: a larger object goes up as a multipart upload
+S3_PART_BYTES = 10 * 2**20
+
+
+def put_requests(nbytes: int) -> int:
+    """PUT-class requests of one object written through the lake's S3 file system: one
+    PutObject, or create + its parts + complete."""
+    return 1 if nbytes <= S3_PART_BYTES else 2 + math.ceil(nbytes / S3_PART_BYTES)
 #: Standard-workflow transitions of the parent per dark (the map iteration) and per run.
 PARENT_TRANSITIONS_PER_DARK = 1
 PARENT_TRANSITIONS_PER_RUN = 9
@@ -242,10 +262,9 @@ def cost_per_dark(m: dict, memory_mb: int) -> dict:
     gb_s = memory_mb / 1024 * seconds
     lake_bytes = sum(m["bytes"].values())
     # auto: the group's one Express child (a parent transition, one invocation) searches its
-    # darks, which get no child of their own; per group two more PUTs (the reference, its
-    # receipt)
+    # darks, which get no child of their own; its requests per group come on top
     children = 1.0 / m["group"] if "build_s" in m else 1.0
-    extra_puts = 2.0 / m["group"] if "build_s" in m else 0.0
+    per_group = 1.0 / m["group"] if "build_s" in m else 0.0
     return {
         "seconds": seconds,
         "gb_s": gb_s,
@@ -254,8 +273,12 @@ def cost_per_dark(m: dict, memory_mb: int) -> dict:
         "step_functions": ((PARENT_TRANSITIONS_PER_DARK * PRICES["sfn_standard_transition"]
                             + PRICES["sfn_express_request"]) * children
                            + EXPRESS_CHILD_MB / 1024 * seconds * PRICES["sfn_express_gb_s"]),
-        "s3_requests": ((S3_PUTS_PER_DARK + S3_LISTS_PER_DARK + extra_puts) * PRICES["s3_put"]
-                        + S3_GETS_PER_DARK * PRICES["s3_get"]),
+        "s3_requests": ((S3_PUTS_PER_DARK + S3_LISTS_PER_DARK
+                         + sum(put_requests(m["bytes"][t]) - 1 for t in ("cosmic_rays", "exposures"))
+                         + (S3_PUTS_PER_GROUP + put_requests(m.get("reference_bytes", 0))
+                            + S3_LISTS_PER_GROUP) * per_group) * PRICES["s3_put"]
+                        + ((S3_GETS_PER_GROUPED_DARK if per_group else S3_GETS_PER_DARK)
+                           + S3_GETS_PER_GROUP * per_group) * PRICES["s3_get"]),
         "s3_storage_month": lake_bytes / 1e9 * PRICES["s3_gb_month"],
         "logs": LOG_BYTES_PER_DARK / 1e9 * PRICES["logs_gb"],
         "lake_bytes": lake_bytes,

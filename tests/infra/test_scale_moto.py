@@ -49,8 +49,9 @@ class Throttle:
 
     * every ``get_every``-th GET of an object in ``read_bucket`` (botocore retries it), never
       more than twice in a row for one key;
-    * the first ``put_streak`` attempts of each of the first ``put_files`` part uploads of lake
-      Parquet files: a throttling streak the AWS SDK inside pyarrow must ride out.
+    * the first ``put_streak`` attempts of each of the first ``put_files`` uploads of lake
+      Parquet files (a PutObject each, or a part of a multipart upload): a throttling streak
+      the AWS SDK inside pyarrow must ride out.
 
     ``recovered`` counts the injected failures whose request (same method, same key) was
     later served: a retry that landed.
@@ -91,7 +92,7 @@ class Throttle:
             if self.gets % self.get_every == 0:
                 self.injected["get"] += 1
                 return True
-        if method == "PUT" and path.startswith(self.lake_prefix) and "partNumber=" in path \
+        if method == "PUT" and path.startswith(self.lake_prefix) \
                 and path.split("?")[0].endswith(".parquet"):
             key = path.split("?")[0]
             n = self.put_failures.get(key)

@@ -365,9 +365,11 @@ def test_lambda_retry_of_one_dark_leaves_one_copy(darks, tmp_path, monkeypatch):
 # --------------------------------------------------------------------------- S3: throttled writes
 
 def test_throttled_s3_write_is_retried_and_lands_once(tmp_path, monkeypatch):
-    """The moto server answers the first three part uploads of a lake file with 503 SlowDown
-    (a throttling streak): the AWS SDK inside pyarrow retries them and the file lands once,
-    whole.  A refused upload (403 AccessDenied) is not retried and its error names the file."""
+    """The moto server answers the first three uploads of a lake file with 503 SlowDown (a
+    throttling streak): the AWS SDK inside pyarrow retries them and the file lands once, whole,
+    in one PutObject.  A refused upload (403 AccessDenied) is not retried and its error names
+    the file.  An object above the part size (a group reference) goes up in parts, each part
+    retried the same way."""
     import socket
 
     from moto.s3.responses import S3Response
@@ -375,6 +377,7 @@ def test_throttled_s3_write_is_retried_and_lands_once(tmp_path, monkeypatch):
 
     import boto3
     from factories import fake_rows
+    from hstcr_common.pipeline.groups import write_reference
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -382,17 +385,18 @@ def test_throttled_s3_write_is_retried_and_lands_once(tmp_path, monkeypatch):
     for key, value in {"AWS_ENDPOINT_URL_S3": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "testing",
                        "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}.items():
         monkeypatch.setenv(key, value)
-    failures = {"n": 0, "parts": 0, "refused": 0}
+    failures = {"n": 0, "puts": 0, "parts": 0, "refused": 0, "throttle": 3}
     original = S3Response.key_response
 
     def key_response(self, request, full_url, headers):
-        if request.method == "PUT" and "partNumber=" in full_url:
-            failures["parts"] += 1
+        if request.method == "PUT":               # PutObject, or a multipart upload's part
+            failures["puts"] += 1
+            failures["parts"] += "partNumber=" in full_url
             if "refused.parquet" in full_url:
                 failures["refused"] += 1
                 return 403, {"Content-Type": "application/xml"}, (
                     b"<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>")
-            if failures["n"] < 3:
+            if failures["n"] < failures["throttle"]:
                 failures["n"] += 1
                 return 503, {"Content-Type": "application/xml"}, (
                     b"<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>")
@@ -406,12 +410,25 @@ def test_throttled_s3_write_is_retried_and_lands_once(tmp_path, monkeypatch):
         lake = Lake("s3://throttled/lake")
         key, crs, _, _ = fake_rows(n=9)
         path = lake.write("cosmic_rays", crs, key, "o1234567q")
-        # three throttled attempts, then the part that landed: the SDK retried
-        assert failures["n"] == 3 and failures["parts"] > failures["n"]
+        # three throttled attempts, then the PutObject that landed: the SDK retried; a small
+        # file is never a multipart upload (one request instead of three)
+        assert failures["n"] == 3 and failures["puts"] == 4 and failures["parts"] == 0
         assert lake.files("cosmic_rays") == [path] and lake.num_rows(path) == 9
         with pytest.raises(OSError, match="refused.parquet"):
             lake.write("cosmic_rays", crs, key, "refused")
         assert failures["refused"] == 1  # a permanent error: one attempt, no retry
         assert lake.files("cosmic_rays") == [path]
+        # 25 MB: three parts (what the cost model counts), the first ones throttled and
+        # retried, the object whole
+        from benchmarks.cost_model import put_requests
+
+        failures.update(n=0, puts=0, parts=0)
+        data = bytes(range(256)) * (25 * 2**20 // 256)
+        ref = write_reference(lake, "acs_wfc-2019-03-j1-abc", data)
+        assert failures["n"] == 3 and failures["parts"] == failures["puts"] == 3 + 3
+        assert put_requests(len(data)) == 2 + 3   # create, three parts, complete
+        body = boto3.client("s3", region_name="us-east-1").get_object(
+            Bucket="throttled", Key=ref.split("/", 1)[1])["Body"].read()
+        assert body == data
     finally:
         server.stop()
