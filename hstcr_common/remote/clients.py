@@ -112,8 +112,8 @@ def s3_filesystem(region_name: str | None = None):
         kwargs: dict = {"region": region_name, "connect_timeout": CONNECT_TIMEOUT_S,
                         "request_timeout": READ_TIMEOUT_S,
                         "retry_strategy": pafs.AwsStandardS3RetryStrategy(max_attempts=MAX_ATTEMPTS),
-                        # an object written in one go under the part size (every Parquet file
-                        # of a dark) is one PutObject, not a multipart upload's three requests
+                        # an object written in one go under the part size (a dark's Parquet files,
+                        # a few MB) is one PutObject, not a multipart upload's three requests
                         # (create, part, complete): 7 -> 3 PUT-class requests per dark.  Errors
                         # then surface when the stream closes, which Lake.write waits for.
                         "allow_delayed_open": True}
