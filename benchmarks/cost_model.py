@@ -83,6 +83,8 @@ def put_requests(nbytes: int) -> int:
     """PUT-class requests of one object written through the lake's S3 file system: one
     PutObject, or create + its parts + complete."""
     return 1 if nbytes <= S3_PART_BYTES else 2 + math.ceil(nbytes / S3_PART_BYTES)
+
+
 #: Standard-workflow transitions of the parent per dark (the map iteration) and per run.
 PARENT_TRANSITIONS_PER_DARK = 1
 PARENT_TRANSITIONS_PER_RUN = 9
