@@ -28,9 +28,10 @@ def stis_darks(tmp_path_factory):
 
 
 @pytest.fixture()
-def counted(monkeypatch):
+def counted(monkeypatch, tmp_path):
     """A moto server, the handler's environment pointing at it, and ``count(call)``: the
     requests ``call()`` made, by (class, what)."""
+    from moto.moto_api import recorder
     from moto.server import ThreadedMotoServer
 
     import boto3
@@ -45,6 +46,9 @@ def counted(monkeypatch):
                        "HSTCR_RUNS": f"s3://{LAKE_BUCKET}/runs"}.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
+    # the recorder keeps its file where MOTO_RECORDER_FILEPATH said when moto was imported
+    # (default: ./moto_recording, i.e. the checkout): here, this test's own folder
+    monkeypatch.setattr(recorder, "_location", str(tmp_path / "moto_recording"))
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
 
