@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import collections
 import json
-import socket
 import urllib.request
 from urllib.parse import urlsplit
 
@@ -17,7 +16,8 @@ import pytest
 
 from hstcr_common.synthetic import write_sample
 
-LAKE_BUCKET = "requests-lake"
+#: the bucket the ``moto_s3`` fixture makes
+LAKE_BUCKET = "lake-bucket"
 
 
 @pytest.fixture(scope="module")
@@ -28,29 +28,19 @@ def stis_darks(tmp_path_factory):
 
 
 @pytest.fixture()
-def counted(monkeypatch, tmp_path):
-    """A moto server, the handler's environment pointing at it, and ``count(call)``: the
-    requests ``call()`` made, by (class, what)."""
+def counted(moto_s3, monkeypatch, tmp_path):
+    """The handler's environment pointing at the moto server (``moto_s3``), and
+    ``count(call)``: the requests ``call()`` made, by (class, what)."""
     from moto.moto_api import recorder
-    from moto.server import ThreadedMotoServer
 
-    import boto3
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    endpoint = f"http://127.0.0.1:{port}"
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": endpoint,
-                       "AWS_ENDPOINT_URL_S3": endpoint, "HSTCR_LAKE": f"s3://{LAKE_BUCKET}/lake",
+    endpoint = moto_s3
+    for key, value in {"AWS_ENDPOINT_URL": endpoint, "HSTCR_LAKE": f"s3://{LAKE_BUCKET}/lake",
                        "HSTCR_RUNS": f"s3://{LAKE_BUCKET}/runs"}.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     # the recorder keeps its file where MOTO_RECORDER_FILEPATH said when moto was imported
     # (default: ./moto_recording, i.e. the checkout): here, this test's own folder
     monkeypatch.setattr(recorder, "_location", str(tmp_path / "moto_recording"))
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
 
     def api(action: str) -> bytes:
         method = "GET" if action == "download-recording" else "POST"
@@ -81,13 +71,9 @@ def counted(monkeypatch, tmp_path):
                 out["GET"] += 1
         return out
 
-    try:
-        boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=LAKE_BUCKET)
-        yield count
-    finally:
-        from hstcr_common.remote import clients
-        clients._cache.clear()
-        server.stop()
+    yield count
+    from hstcr_common.remote import clients
+    clients._cache.clear()                   # clients made for this endpoint and environment
 
 
 def test_a_darks_own_child_makes_three_puts_and_two_heads(stis_darks, counted):
