@@ -16,8 +16,9 @@ import pytest
 
 from hstcr_common.synthetic import write_sample
 
-#: the bucket the ``moto_s3`` fixture makes
-LAKE_BUCKET = "lake-bucket"
+#: a bucket of this module's own: moto's objects live in the process, across servers, and
+#: other modules list ``moto_s3``'s ``lake-bucket`` whole
+LAKE_BUCKET = "requests-lake"
 
 
 @pytest.fixture(scope="module")
@@ -41,6 +42,10 @@ def counted(moto_s3, monkeypatch, tmp_path):
     # the recorder keeps its file where MOTO_RECORDER_FILEPATH said when moto was imported
     # (default: ./moto_recording, i.e. the checkout): here, this test's own folder
     monkeypatch.setattr(recorder, "_location", str(tmp_path / "moto_recording"))
+    import boto3
+
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket=LAKE_BUCKET)
 
     def api(action: str) -> bytes:
         method = "GET" if action == "download-recording" else "POST"
@@ -74,6 +79,10 @@ def counted(moto_s3, monkeypatch, tmp_path):
     yield count
     from hstcr_common.remote import clients
     clients._cache.clear()                   # clients made for this endpoint and environment
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=LAKE_BUCKET):
+        for obj in page.get("Contents", []):
+            s3.delete_object(Bucket=LAKE_BUCKET, Key=obj["Key"])
+    s3.delete_bucket(Bucket=LAKE_BUCKET)
 
 
 def test_a_darks_own_child_makes_three_puts_and_two_heads(stis_darks, counted):
