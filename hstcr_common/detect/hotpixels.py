@@ -34,7 +34,7 @@ import math
 
 import numpy as np
 
-from ..measure import NEIGHBOURS_8
+from ..measure import NEIGHBOURS_8, background_at
 
 #: largest core (pixels above the seed threshold) tested as a hot-pixel cluster: pairs and
 #: small clusters of unflagged hot pixels (with their CTE trails).  Cosmic rays with 5-6 core
@@ -66,10 +66,8 @@ TRAIL_MARGIN = 2.0
 
 
 def _at(value, idx: np.ndarray):
-    """``value`` (scalar or image) at flat indices ``idx`` (float64)."""
-    if np.ndim(value):
-        return np.asarray(value).ravel()[idx].astype(np.float64)
-    return float(value)
+    """``value`` (scalar, image or map) at flat indices ``idx`` (float64)."""
+    return background_at(value, idx)
 
 
 def spike_flags(image_e: np.ndarray, bad: np.ndarray, cand: np.ndarray, noise_e,

@@ -53,7 +53,10 @@ def amplifiers_per_chip(detector: Detector) -> int:
 def local_background(image_e: np.ndarray, bad: np.ndarray, *, n_amplifiers: int = 1,
                      box: int = BACKGROUND_BOX_PX,
                      sigma_floor_e: float = 1e-3) -> tuple[np.ndarray, np.ndarray]:
-    """Smooth background level and pixel noise maps (e-) of one chip.
+    """Smooth background level and pixel noise maps (e-) of one chip, as frame-sized arrays.
+
+    The search itself reads the maps where it needs them (:func:`local_background_maps`);
+    this gives the same values as arrays.
 
     Parameters
     ----------
@@ -72,11 +75,123 @@ def local_background(image_e: np.ndarray, bad: np.ndarray, *, n_amplifiers: int 
     -------
     level_e, sigma_e : ndarray of float32, (ny, nx)
     """
+    level, sigma = local_background_maps(image_e, bad, n_amplifiers=n_amplifiers, box=box,
+                                         sigma_floor_e=sigma_floor_e)
+    return np.asarray(level), np.asarray(sigma)
+
+
+def local_background_maps(image_e: np.ndarray, bad: np.ndarray, *, n_amplifiers: int = 1,
+                          box: int = BACKGROUND_BOX_PX, sigma_floor_e: float = 1e-3
+                          ) -> tuple[BackgroundMap, BackgroundMap]:
+    """:func:`local_background`'s maps as :class:`BackgroundMap`: held as their box grids
+    and read at the pixels the search looks at (parameters as there)."""
     grids = background_grids(image_e, bad, n_amplifiers=n_amplifiers, box=box)
-    level = expand_grids(grids, image_e.shape, box=box)
-    sigma = expand_grids(grids, image_e.shape, box=box, which="sigma")
-    np.maximum(sigma, np.float32(sigma_floor_e), out=sigma)
-    return level, sigma
+    return (BackgroundMap(grids, image_e.shape, box=box),
+            BackgroundMap(grids, image_e.shape, box=box, which="sigma", floor=sigma_floor_e))
+
+
+class BackgroundMap:
+    """A frame-sized map of :func:`background_grids` (e-), held as its box grids.
+
+    The search reads a background or noise map at the pixels it examines (those above a
+    threshold, a cosmic ray's pixels, a sample), or a strip of rows at a time where it
+    compares the whole frame.  Two frame-sized maps cost 64 MB per ACS/WFC chip, held until
+    the dark's catalogue was done (both chips': 128 MB of the ~520 MB peak, every page of it
+    touched anew by the first dark a process searches).  The values are the bilinear
+    interpolation between box centres of :func:`expand_grids` (clamped beyond the outer
+    centres, each amplifier region on its own, floored at ``floor``): :meth:`rows` and
+    ``np.asarray(map)`` in float32 as :func:`expand_grids` computes them, :meth:`at` in
+    float64 (the two agree to float32 rounding).
+
+    It stands in for the (ny, nx) array where the search takes one: ``ndim``, ``shape``,
+    :meth:`at` for flat indices (what :func:`hstcr_common.measure.background_at` calls),
+    :meth:`rows` for a strip, ``map[rows, cols]`` for a grid of slices, ``np.min`` and
+    ``np.max`` (exact: a bilinear map's extremes lie on the pixels next to the box centres)
+    and ``np.asarray(map)`` for the whole frame.
+    """
+
+    ndim = 2
+    dtype = np.dtype(np.float32)
+
+    def __init__(self, grids: list[dict], shape: tuple[int, int], *, box: int = BACKGROUND_BOX_PX,
+                 which: str = "level", floor: float | None = None):
+        ny, nx = self.shape = (int(shape[0]), int(shape[1]))
+        self.floor = None if floor is None else float(floor)
+        # per region: the grid interpolated along y for every row (ny x its boxes: a few
+        # hundred kB), and the column weights; the regions' tables side by side for at()
+        self._regions, tables, cols = [], [], []
+        col_lo, col_frac, start = np.empty(nx, np.int64), np.empty(nx), 0
+        wy = _weights(ny, np.asarray(grids[0][which]).shape[0], box)
+        for g in grids:
+            grid = np.asarray(g[which], dtype=np.float64)
+            x0, x1 = int(g["x0"]), int(g["x1"])
+            by_row = wy @ grid
+            self._regions.append((x0, x1, by_row.astype(np.float32),
+                                  _weights(x1 - x0, grid.shape[1], box).T.astype(np.float32)))
+            # a copy of the last column: a pixel's right-hand tap always exists (weight 0
+            # on it for a single-box region)
+            tables.append(np.c_[by_row, by_row[:, -1:]])
+            lo, frac = _taps(x1 - x0, grid.shape[1], box)
+            col_lo[x0:x1], col_frac[x0:x1] = lo + start, frac
+            cols.append(x0 + _next_to_centres(x1 - x0, grid.shape[1], box))
+            start += grid.shape[1] + 1
+        self._by_row = np.concatenate(tables, axis=1)
+        self._col_lo, self._col_frac = col_lo, col_frac
+        self._extreme_rows = _next_to_centres(ny, wy.shape[1], box)
+        self._extreme_cols = np.concatenate(cols)
+
+    def at(self, idx: np.ndarray, dtype=np.float64) -> np.ndarray:
+        """The map at flat pixel indices ``idx`` (any shape), as ``dtype``."""
+        y, x = np.divmod(np.asarray(idx, dtype=np.int64), self.shape[1])
+        cell = y * self._by_row.shape[1]
+        cell += self._col_lo.take(x)
+        fx = self._col_frac.take(x)
+        flat = self._by_row.ravel()
+        value = flat.take(cell + 1)
+        value -= flat.take(cell)
+        value *= fx
+        value += flat.take(cell)
+        if self.floor is not None:
+            np.maximum(value, self.floor, out=value)
+        return value.astype(dtype, copy=False)
+
+    def rows(self, start: int, stop: int, out: np.ndarray | None = None) -> np.ndarray:
+        """Rows ``start:stop`` of the map, float32 (written into ``out`` when given)."""
+        out = np.empty((stop - start, self.shape[1]), np.float32) if out is None else out
+        for x0, x1, by_row, wx in self._regions:
+            np.matmul(by_row[start:stop], wx, out=out[:, x0:x1])
+        if self.floor is not None:
+            np.maximum(out, np.float32(self.floor), out=out)
+        return out
+
+    def __getitem__(self, key):
+        """``map[rows, cols]`` with two slices: the (rows, cols) grid of values (float32)."""
+        if (isinstance(key, tuple) and len(key) == 2
+                and all(isinstance(k, slice) for k in key)):
+            rows = np.arange(self.shape[0])[key[0]]
+            cols = np.arange(self.shape[1])[key[1]]
+            return self.at(rows[:, None] * self.shape[1] + cols, np.float32)
+        return np.asarray(self)[key]
+
+    def __array__(self, dtype=None, copy=None):
+        out = self.rows(0, self.shape[0])
+        return out if dtype is None else out.astype(dtype, copy=False)
+
+    def _extremes(self) -> np.ndarray:
+        """The map at the pixels where its extremes lie: on each cell between box centres it
+        is bilinear in the pixel position (constant beyond the outer centres), so its
+        extremes are at the cell's corner pixels, the rows and columns next to a centre."""
+        return self.at(self._extreme_rows[:, None] * self.shape[1] + self._extreme_cols)
+
+    def min(self, axis=None, out=None, **kwargs) -> float:
+        if axis is not None or out is not None:
+            return np.asarray(self).min(axis=axis, out=out, **kwargs)
+        return float(self._extremes().min())
+
+    def max(self, axis=None, out=None, **kwargs) -> float:
+        if axis is not None or out is not None:
+            return np.asarray(self).max(axis=axis, out=out, **kwargs)
+        return float(self._extremes().max())
 
 
 def background_grids(image_e: np.ndarray, bad: np.ndarray, *, n_amplifiers: int = 1,
@@ -179,6 +294,24 @@ def _weights(n: int, n_boxes: int, box: int) -> np.ndarray:
     w[np.arange(n), lo] = 1.0 - frac
     w[np.arange(n), lo + 1] = frac
     return w
+
+
+def _next_to_centres(n: int, n_boxes: int, box: int) -> np.ndarray:
+    """The pixels along an axis of ``n`` on either side of each box centre, and both ends."""
+    centres = np.minimum(np.arange(n_boxes) * box + 0.5 * (box - 1), n - 1)
+    return np.unique(np.clip(np.r_[np.floor(centres), np.ceil(centres), 0, n - 1],
+                             0, n - 1).astype(np.int64))
+
+
+def _taps(n: int, n_boxes: int, box: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per pixel along an axis of ``n``: the box before it (its lower interpolation tap) and
+    the weight of the box after it -- the two non-zero entries of :func:`_weights`' rows."""
+    if n_boxes == 1:
+        return np.zeros(n, dtype=np.int64), np.zeros(n)
+    centres = np.minimum(np.arange(n_boxes) * box + 0.5 * (box - 1), n - 1)
+    pos = np.clip(np.interp(np.arange(n), centres, np.arange(n_boxes)), 0, n_boxes - 1)
+    lo = np.minimum(np.floor(pos).astype(np.int64), n_boxes - 2)
+    return lo, pos - lo
 
 
 def offsets_away_from(residual_rows, detected_idx: np.ndarray, excluded: np.ndarray,

@@ -18,7 +18,7 @@ from ..measure import background_mean
 from ..model import Chip, ThresholdParams
 from .catalogue import ChipDetection
 from .dq import bad_pixel_mask, detect_dq, saturated_mask
-from .local_background import amplifiers_per_chip, local_background
+from .local_background import BackgroundMap, amplifiers_per_chip, local_background_maps
 from .threshold import detect_threshold, find_spikes
 
 #: the hot-pixel test ``dq`` masks unflagged hot pixels with: the threshold method's defaults
@@ -26,10 +26,11 @@ DQ_SPIKE_TEST = ThresholdParams()
 
 
 def chip_background(chip: Chip, detector: Detector,
-                    bad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                    bad: np.ndarray) -> tuple[BackgroundMap, BackgroundMap]:
     """Local background and noise maps (e-) of a chip, the noise floored at half the read
-    noise (a quantised or nearly constant image cannot give a zero threshold)."""
-    return local_background(chip.science, bad, n_amplifiers=amplifiers_per_chip(detector),
+    noise (a quantised or nearly constant image cannot give a zero threshold); read where
+    the search needs them, never expanded to frames (:class:`.local_background.BackgroundMap`)."""
+    return local_background_maps(chip.science, bad, n_amplifiers=amplifiers_per_chip(detector),
                             sigma_floor_e=max(0.5 * float(chip.read_noise_e or 0.0), 1e-3))
 
 

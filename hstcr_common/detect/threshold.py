@@ -84,14 +84,17 @@ def pixels_above(image: np.ndarray, level, sigma, n_sigma: float, *,
                  extreme_sigma: float | None = None) -> np.ndarray:
     """Flat indices (sorted) of ``image > level + n_sigma * sigma``, scalar or map background.
 
-    With maps, a scalar bound below every pixel's threshold picks the candidates in one
+    With arrays, a scalar bound below every pixel's threshold picks the candidates in one
     compare over the frame, and the maps are read at those only: no frame-sized threshold
-    image is built.  The exact test is the same float32 arithmetic as ``level + n * sigma``
-    over the frame, so the result is identical.
+    image is built.  With maps held as box grids (:class:`.local_background.BackgroundMap`)
+    the frame is compared a strip of rows at a time (:func:`_above_in_strips`).  Either way
+    the test is the float32 arithmetic of ``level + n * sigma`` over the frame.
     """
     flat = image.ravel()
     if not (np.ndim(level) or np.ndim(sigma)):
         return np.flatnonzero(flat > level + n_sigma * sigma)
+    if _held(level) or _held(sigma):
+        return _above_in_strips(image, level, sigma, (n_sigma,))[0]
     n32 = np.float32(n_sigma)
     lo_level = np.min(level) if np.ndim(level) else level
     # n * sigma is smallest at the smallest sigma (the largest for a negative n)
@@ -100,6 +103,40 @@ def pixels_above(image: np.ndarray, level, sigma, n_sigma: float, *,
     bound = float(lo_level) + float(n32) * float(extreme_sigma)
     bound -= 1e-3 * (abs(bound) + 1.0)      # below every pixel's float32 threshold
     return _above_at(flat, np.flatnonzero(flat > bound), level, sigma, n_sigma)
+
+
+#: rows per strip where a map held as box grids is compared with the frame: a strip of an
+#: ACS/WFC chip's level and noise is 2 x 0.5 MB, which stays in the CPU cache
+STRIP_ROWS = 32
+
+
+def _held(value) -> bool:
+    """A map held otherwise than as an array (it gives its rows: ``rows(start, stop)``)."""
+    return hasattr(value, "rows")
+
+
+def _strip(value, start: int, stop: int):
+    """Rows ``start:stop`` of a map (held or an array), or a scalar as it is."""
+    if _held(value):
+        return value.rows(start, stop)
+    return np.asarray(value)[start:stop] if np.ndim(value) else value
+
+
+def _above_in_strips(image: np.ndarray, level, sigma, n_sigmas) -> list[np.ndarray]:
+    """For each of ``n_sigmas``: the flat indices (sorted) of ``image > level + n * sigma``,
+    the maps read a strip of rows at a time (float32 arithmetic as over the frame)."""
+    ny, nx = image.shape
+    found: list[list[np.ndarray]] = [[] for _ in n_sigmas]
+    for start in range(0, ny, STRIP_ROWS):
+        stop = min(ny, start + STRIP_ROWS)
+        lv, sg, strip = _strip(level, start, stop), _strip(sigma, start, stop), image[start:stop]
+        for out, n in zip(found, n_sigmas):
+            limit = np.multiply(sg, np.float32(n), dtype=np.float32)
+            limit += lv
+            hit = np.flatnonzero(strip > limit)
+            hit += start * nx
+            out.append(hit)
+    return [np.concatenate(parts) for parts in found]
 
 
 def _above_at(flat: np.ndarray, idx: np.ndarray, level, sigma, n_sigma: float) -> np.ndarray:
@@ -122,6 +159,9 @@ def hysteresis_pixels(image: np.ndarray, level, sigma, seed_sigma: float,
     so the seeds are picked among the grow pixels: one pass over the frame instead of two,
     and the same pixels as :func:`pixels_above` at each threshold.
     """
+    if _held(level) or _held(sigma):
+        seed, grow = _above_in_strips(image, level, sigma, (seed_sigma, grow_sigma))
+        return seed, grow
     lowest = np.min(sigma) if np.ndim(sigma) else sigma
     if not (grow_sigma <= seed_sigma and lowest >= 0):
         return (pixels_above(image, level, sigma, seed_sigma),

@@ -24,13 +24,22 @@ def background_at(background_e, idx: np.ndarray, dtype=np.float64):
     one dark's level, without a full-frame copy per dark).  A level is returned as a Python
     float, which numpy casts to the array's type: it never widens float32 arithmetic.
     """
-    # the gather is a new array already: no second copy when it has the dtype asked for
     if isinstance(background_e, tuple):
         array, level = background_e
-        return np.asarray(array).ravel()[idx].astype(dtype, copy=False) + float(level)
+        return _gather(array, idx, dtype) + float(level)
     if np.ndim(background_e):
-        return np.asarray(background_e).ravel()[idx].astype(dtype, copy=False)
+        return _gather(background_e, idx, dtype)
     return float(background_e)
+
+
+def _gather(array, idx: np.ndarray, dtype) -> np.ndarray:
+    """A map at flat indices: an array's entries, or what a map held otherwise gives
+    (:class:`hstcr_common.detect.local_background.BackgroundMap`: ``at(idx, dtype)``)."""
+    reader = getattr(array, "at", None)
+    if reader is not None:
+        return reader(idx, dtype)
+    # the gather is a new array already: no second copy when it has the dtype asked for
+    return np.asarray(array).ravel()[idx].astype(dtype, copy=False)
 
 
 def robust_background(image_e: np.ndarray, valid: np.ndarray | None = None,
@@ -104,8 +113,8 @@ def background_mean(image_e: np.ndarray, exclude: np.ndarray, level_e: float, si
     exclude_components : (ndarray of int, ndarray of bool), optional
         ``(label_image, keep)``: also exclude pixels whose component is kept (a detection
         given as components rather than a mask; see ``detect_threshold``).
-    subtract : ndarray, (ny, nx), optional
-        A background map taken off ``image_e`` at the sampled pixels only (no frame-sized
+    subtract : ndarray or map, (ny, nx), optional
+        A background map (anything :func:`background_at` reads) taken off ``image_e`` at the sampled pixels only (no frame-sized
         residual is built).
 
     Returns
@@ -130,7 +139,7 @@ def background_mean(image_e: np.ndarray, exclude: np.ndarray, level_e: float, si
                 near |= keep[lab[q]]
     values = image_e.ravel()[idx[~near]].astype(np.float64)
     if subtract is not None:
-        values -= subtract.ravel()[idx[~near]]
+        values -= background_at(subtract, idx[~near])
     values = values[np.abs(values - level_e) <= clip_sigma * sigma_e]
     if values.size < 100:
         return float(level_e)
