@@ -50,7 +50,7 @@ from ..model import AutoParams, CosmicRayCatalog, Dark, DetectionSummary, HstcrE
 from .catalogue import ChipDetection, catalog_and_summary
 from .dq import bad_pixel_mask
 from .hotpixels import spike_flags, trail_allowance, trail_direction, trail_profile
-from .local_background import (amplifiers_per_chip, background_grids, expand_grids,
+from .local_background import (BackgroundMap, amplifiers_per_chip, background_grids,
                                offsets_away_from)
 from .order_statistics import lower_median
 from .packing import PACKING, pack, unpack
@@ -104,9 +104,10 @@ class ChipReference:
                                            n_amplifiers=n_amplifiers)
         return self.smooth
 
-    def smooth_map(self, n_amplifiers: int = 1) -> np.ndarray:
-        """The smooth map of the group's mean (e-, float32, frame-sized)."""
-        return expand_grids(self.smooth_grids(n_amplifiers), self.shape)
+    def smooth_map(self, n_amplifiers: int = 1) -> BackgroundMap:
+        """The smooth map of the group's mean (e-), held as its box grids: the residual
+        reads it a strip of rows at a time (``np.asarray`` gives the float32 frame)."""
+        return BackgroundMap(self.smooth_grids(n_amplifiers), self.shape)
 
     def mean_e(self) -> np.ndarray:
         """Mean of the accepted darks (e-, levels removed; 0 where none was)."""
@@ -352,7 +353,8 @@ def reference_residual(science_e: np.ndarray, ref: ChipReference, member: int,
     for r0 in range(0, ny, rows):
         s = slice(r0, r0 + rows)
         _residual_rows(science_e[s], lvcol, accepted[s], ref.count[s], ref.total_e[s],
-                       None if smooth is None else smooth[s], ref.telegraph[s], noise_floor,
+                       None if smooth is None else smooth.rows(s.start, min(ny, s.stop)),
+                       ref.telegraph[s], noise_floor,
                        significance, residual[s], reference[s], sigma[s])
     return residual, reference, sigma
 
