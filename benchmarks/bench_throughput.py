@@ -94,9 +94,14 @@ def bare(paths: list[str], out: str) -> None:
 
 # ------------------------------------------------------------------------------ start-up child
 def startup_child(items: list[dict], lake: str) -> None:
-    """Import, then process the darks one by one in this process; print times as JSON."""
+    """Import, then process the darks one by one in this process, with the allocator
+    settings ``hstcr run`` gives itself (:func:`hstcr_common.pipeline.memory.keep_freed_memory`:
+    a steady dark reuses the last one's memory); print times as JSON."""
     t0 = time.perf_counter()
     from hstcr_common.pipeline import process_item
+    from hstcr_common.pipeline.memory import keep_freed_memory
+
+    keep_freed_memory()
 
     t_import = time.perf_counter() - t0
     runs = []

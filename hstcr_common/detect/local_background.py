@@ -117,17 +117,20 @@ class BackgroundMap:
                  which: str = "level", floor: float | None = None):
         ny, nx = self.shape = (int(shape[0]), int(shape[1]))
         self.floor = None if floor is None else float(floor)
-        # per region: the grid interpolated along y for every row (ny x its boxes: a few
-        # hundred kB), and the column weights; the regions' tables side by side for at()
-        self._regions, tables, cols = [], [], []
+        # for at(): per region, the grid interpolated along y for every row (ny x its boxes:
+        # a few hundred kB), the regions' tables side by side, and each column's two taps
+        tables, cols = [], []
         col_lo, col_frac, start = np.empty(nx, np.int64), np.empty(nx), 0
-        wy = _weights(ny, np.asarray(grids[0][which]).shape[0], box)
+        n_box_rows = np.asarray(grids[0][which]).shape[0]
+        wy = _weights(ny, n_box_rows, box)
+        # each box row interpolated along x (a profile of nx values): a row of the map is
+        # then two profiles mixed, profile[lo] + frac * (profile[lo + 1] - profile[lo])
+        profile = np.empty((n_box_rows + 1, nx))
         for g in grids:
             grid = np.asarray(g[which], dtype=np.float64)
             x0, x1 = int(g["x0"]), int(g["x1"])
             by_row = wy @ grid
-            self._regions.append((x0, x1, by_row.astype(np.float32),
-                                  _weights(x1 - x0, grid.shape[1], box).T.astype(np.float32)))
+            profile[:-1, x0:x1] = grid @ _weights(x1 - x0, grid.shape[1], box).T
             # a copy of the last column: a pixel's right-hand tap always exists (weight 0
             # on it for a single-box region)
             tables.append(np.c_[by_row, by_row[:, -1:]])
@@ -137,6 +140,11 @@ class BackgroundMap:
             start += grid.shape[1] + 1
         self._by_row = np.concatenate(tables, axis=1)
         self._col_lo, self._col_frac = col_lo, col_frac
+        profile[-1] = profile[-2]                # a single box row: weight 0 on the copy
+        self._profile = profile.astype(np.float32)
+        self._step = np.diff(profile, axis=0).astype(np.float32)
+        self._row_lo, row_frac = _taps(ny, n_box_rows, box)
+        self._row_frac = row_frac.astype(np.float32)
         self._extreme_rows = _next_to_centres(ny, wy.shape[1], box)
         self._extreme_cols = np.concatenate(cols)
 
@@ -157,9 +165,15 @@ class BackgroundMap:
 
     def rows(self, start: int, stop: int, out: np.ndarray | None = None) -> np.ndarray:
         """Rows ``start:stop`` of the map, float32 (written into ``out`` when given)."""
-        out = np.empty((stop - start, self.shape[1]), np.float32) if out is None else out
-        for x0, x1, by_row, wx in self._regions:
-            np.matmul(by_row[start:stop], wx, out=out[:, x0:x1])
+        lo, frac = self._row_lo[start:stop], self._row_frac[start:stop, None]
+        if lo.size and lo[0] == lo[-1]:
+            # the rows between the same two box centres (a strip of 32 rows aligned on 32
+            # always is, for 64-pixel boxes): one profile and one step for all of them
+            out = np.multiply(frac, self._step[lo[0]], out=out)
+            out += self._profile[lo[0]]
+        else:
+            out = np.multiply(frac, self._step[lo], out=out)
+            out += self._profile[lo]
         if self.floor is not None:
             np.maximum(out, np.float32(self.floor), out=out)
         return out
