@@ -150,8 +150,8 @@ class Functions(Construct):
             "XDG_CONFIG_HOME": "/tmp",
             "POWERTOOLS_SERVICE_NAME": "hstcr",
             "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
-            # a warm worker reuses the last dark's memory instead of faulting in new pages
-            # (hstcr_common.pipeline.memory)
+            # a warm worker reuses the last dark's memory instead of faulting in new pages,
+            # Arrow's buffers included (hstcr_common.pipeline.memory)
             **MALLOC_ENVIRONMENT,
             # BLAS threads would only spin beside the search (hstcr_common.pipeline.cores)
             **ONE_THREAD_ENVIRONMENT,

@@ -47,3 +47,27 @@ def test_workers_and_lambda_inherit_the_thresholds():
     keep_freed_memory()
     for name, value in MALLOC_ENVIRONMENT.items():
         assert os.environ[name] == value
+
+
+_ARROW_PROBE = """
+import sys
+import pyarrow as pa
+from hstcr_common.pipeline.memory import keep_freed_memory
+keep_freed_memory()
+import os
+print(pa.default_memory_pool().backend_name, os.environ["ARROW_DEFAULT_MEMORY_POOL"])
+"""
+
+
+@pytest.mark.parametrize("chosen,expected", [(None, "system"), ("jemalloc", "jemalloc")])
+def test_arrow_allocates_through_malloc_unless_the_user_chose_a_pool(chosen, expected):
+    import pyarrow as pa
+
+    if expected not in pa.supported_memory_backends():
+        pytest.skip(f"this pyarrow has no {expected} pool")
+    env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+    if chosen:
+        env["ARROW_DEFAULT_MEMORY_POOL"] = chosen
+    out = subprocess.run([sys.executable, "-c", _ARROW_PROBE], capture_output=True, text=True,
+                         env=env, check=True)
+    assert out.stdout.split() == [expected, chosen or "system"]
