@@ -11,7 +11,8 @@ Issue 15's figures, measured in one run on the same machine and the same files:
   background, scipy hysteresis thresholding (seeds at 6 sigma grown to 2 sigma, the
   ``threshold`` defaults), ``ndimage.label``, per-cosmic-ray rows (pixels, energy, centroid,
   bounding box) written with pyarrow to Parquet.  No orbit, no deblending, no halo;
-* the ratios (goals: <= 1.0 for one dark, <= 0.8 for four);
+* the ratios (goals: <= 1.0 for one dark, <= 0.8 for four), of the median wall times, of
+  the fastest runs and of the median CPU seconds (user + system of the process);
 * start-up: import time and the first dark's extra cost over a steady-state dark
   (``python -c "import ...; first dark"``), and the per-stage seconds of a steady-state dark
   (``DarkResult["stages"]``);
@@ -117,21 +118,31 @@ def startup_child(items: list[dict], lake: str) -> None:
 #: the fastest of each command's runs, beside the medians: on a shared machine the bare
 #: reference's own times scatter by up to 2x between runs, the minimum much less
 BEST: dict = {}
+#: median CPU seconds (user + system) of each command's process tree: what a busy shared
+#: machine inflates less than the wall time (time spent waiting for a core is not counted)
+CPU: dict = {}
 
 
 def _walls(commands: dict, repeat: int) -> dict:
     """Median wall time (s) of ``repeat`` fresh processes of each named ``(cmd, env)``; the
-    fastest of each is kept in :data:`BEST`.  The commands take turns, round after round, so
-    a slow spell of a shared machine falls on all of them, not on one (the ratios are what
-    this script reports)."""
+    fastest of each is kept in :data:`BEST`, the median CPU time in :data:`CPU`.  The
+    commands take turns, round after round, so a slow spell of a shared machine falls on
+    all of them, not on one (the ratios are what this script reports)."""
+    import resource
+
     times: dict = {name: [] for name in commands}
+    cpu: dict = {name: [] for name in commands}
     for _ in range(repeat):
         for name, (cmd, env) in commands.items():
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             t = time.perf_counter()
             subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                            env=env)
             times[name].append(time.perf_counter() - t)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu[name].append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
     BEST.update({name: min(t) for name, t in times.items()})
+    CPU.update({name: statistics.median(c) for name, c in cpu.items()})
     return {name: statistics.median(t) for name, t in times.items()}
 
 
@@ -227,6 +238,9 @@ def main() -> None:
         print("fastest runs: " + ", ".join(
             f"{n} dark{'s' if n > 1 else ''} {BEST[('threshold', n)]:.2f} / {BEST[('bare', n)]:.2f}"
             f" = {BEST[('threshold', n)] / BEST[('bare', n)]:.2f}" for n in (1, 4)))
+        print("CPU seconds (user + system), medians: " + ", ".join(
+            f"{n} dark{'s' if n > 1 else ''} {CPU[('threshold', n)]:.2f} / {CPU[('bare', n)]:.2f}"
+            f" = {CPU[('threshold', n)] / CPU[('bare', n)]:.2f}" for n in (1, 4)))
         per_dark = (results[("threshold", 4)] - results[("threshold", 1)]) / 3
         per_bare = (results[("bare", 4)] - results[("bare", 1)]) / 3
         print(f"marginal per dark (T4 - T1) / 3: hstcr threshold {per_dark:.2f} s, "
