@@ -179,12 +179,18 @@ class BackgroundMap:
         return out
 
     def __getitem__(self, key):
-        """``map[rows, cols]`` with two slices: the (rows, cols) grid of values (float32)."""
+        """``map[rows, cols]`` with two slices: the (rows, cols) grid of values, float32, as
+        :meth:`rows` computes them (``map[::7, ::7]`` is a sample of a few % of the frame)."""
         if (isinstance(key, tuple) and len(key) == 2
                 and all(isinstance(k, slice) for k in key)):
             rows = np.arange(self.shape[0])[key[0]]
             cols = np.arange(self.shape[1])[key[1]]
-            return self.at(rows[:, None] * self.shape[1] + cols, np.float32)
+            lo = self._row_lo[rows]
+            out = np.multiply(self._row_frac[rows, None], self._step[:, cols][lo])
+            out += self._profile[:, cols][lo]
+            if self.floor is not None:
+                np.maximum(out, np.float32(self.floor), out=out)
+            return out
         return np.asarray(self)[key]
 
     def __array__(self, dtype=None, copy=None):
