@@ -99,15 +99,16 @@ class BackgroundMap:
     the dark's catalogue was done (both chips': 128 MB of the ~520 MB peak, every page of it
     touched anew by the first dark a process searches).  The values are the bilinear
     interpolation between box centres of :func:`expand_grids` (clamped beyond the outer
-    centres, each amplifier region on its own, floored at ``floor``): :meth:`rows` and
-    ``np.asarray(map)`` in float32 as :func:`expand_grids` computes them, :meth:`at` in
-    float64 (the two agree to float32 rounding).
+    centres, each amplifier region on its own, floored at ``floor``): :meth:`rows`, slices,
+    the extremes and ``np.asarray(map)`` in float32 from each box row's profile along x (a
+    row mixes two profiles), :meth:`at` in float64; all agree with :func:`expand_grids` to
+    float32 rounding.
 
     It stands in for the (ny, nx) array where the search takes one: ``ndim``, ``shape``,
     :meth:`at` for flat indices (what :func:`hstcr_common.measure.background_at` calls),
     :meth:`rows` for a strip, ``map[rows, cols]`` for a grid of slices, ``np.min`` and
-    ``np.max`` (exact: a bilinear map's extremes lie on the pixels next to the box centres)
-    and ``np.asarray(map)`` for the whole frame.
+    ``np.max`` (exactly those of ``np.asarray(map)``: a bilinear map's extremes lie on the
+    pixels next to the box centres) and ``np.asarray(map)`` for the whole frame.
     """
 
     ndim = 2
@@ -183,15 +184,17 @@ class BackgroundMap:
         :meth:`rows` computes them (``map[::7, ::7]`` is a sample of a few % of the frame)."""
         if (isinstance(key, tuple) and len(key) == 2
                 and all(isinstance(k, slice) for k in key)):
-            rows = np.arange(self.shape[0])[key[0]]
-            cols = np.arange(self.shape[1])[key[1]]
-            lo = self._row_lo[rows]
-            out = np.multiply(self._row_frac[rows, None], self._step[:, cols][lo])
-            out += self._profile[:, cols][lo]
-            if self.floor is not None:
-                np.maximum(out, np.float32(self.floor), out=out)
-            return out
+            return self._grid(np.arange(self.shape[0])[key[0]], np.arange(self.shape[1])[key[1]])
         return np.asarray(self)[key]
+
+    def _grid(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """The map at every (row, col) of the index arrays ``rows`` x ``cols`` (float32)."""
+        lo = self._row_lo[rows]
+        out = np.multiply(self._row_frac[rows, None], self._step[:, cols][lo])
+        out += self._profile[:, cols][lo]
+        if self.floor is not None:
+            np.maximum(out, np.float32(self.floor), out=out)
+        return out
 
     def __array__(self, dtype=None, copy=None):
         out = self.rows(0, self.shape[0])
@@ -201,7 +204,7 @@ class BackgroundMap:
         """The map at the pixels where its extremes lie: on each cell between box centres it
         is bilinear in the pixel position (constant beyond the outer centres), so its
         extremes are at the cell's corner pixels, the rows and columns next to a centre."""
-        return self.at(self._extreme_rows[:, None] * self.shape[1] + self._extreme_cols)
+        return self._grid(self._extreme_rows, self._extreme_cols)
 
     def min(self, axis=None, out=None, **kwargs) -> float:
         if axis is not None or out is not None:
