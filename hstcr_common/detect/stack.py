@@ -23,6 +23,7 @@ from .catalogue import ChipDetection, catalog_and_summary
 from .dq import bad_pixel_mask
 from .grouping import MAX_GROUP
 from .local_background import offsets_away_from
+from .order_statistics import median_of_slabs
 from .threshold import chip_noise
 
 
@@ -32,7 +33,7 @@ def _reject_strip(data: np.ndarray, valid: np.ndarray, rn2: np.ndarray, lv: np.n
     k = data.shape[0]
     margin = max(int(params.grow_radius), 0)
     # initial guess: median (minimum for pairs, where a median is the mean)
-    ref = np.min(data, axis=0) if k <= 2 else np.median(data, axis=0)
+    ref = np.min(data, axis=0) if k <= 2 else median_of_slabs(data)
     flagged = np.zeros(data.shape, dtype=bool)
     for s in params.sigmas:
         var = rn2 + np.maximum(ref + lv, 0.0) + (params.scale_noise * ref) ** 2
