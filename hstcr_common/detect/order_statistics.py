@@ -19,13 +19,21 @@ def lower_median(data: np.ndarray) -> np.ndarray:
     rank = 0 if k <= 3 else (k - 1) // 2
     if rank == 0:
         return np.fmin.reduce(data, axis=0)     # NaN only where every value is (as sorted)
-    if k <= SORTING_NETWORK_MAX_DARKS:
-        ranked = _sorting_network(data)[rank]
+    if k > SORTING_NETWORK_MAX_DARKS:
+        return np.partition(data, rank, axis=0)[rank]
+    # a strip of pixels at a time: the network's k slabs and temporaries stay in the cache
+    lanes = data.reshape(k, -1)
+    out = np.empty(lanes.shape[1], dtype=data.dtype)
+    step = max(1, MEDIAN_STRIP_BYTES // data.dtype.itemsize)
+    for start in range(0, lanes.shape[1], step):
+        part = lanes[:, start:start + step]
+        ranked = _sorting_network(part)[rank]
         # a NaN reaches every output of the network (np.minimum and np.maximum carry it),
         # where a partition sorts it last: then the partition decides
-        if not np.isnan(ranked).any():
-            return ranked
-    return np.partition(data, rank, axis=0)[rank]
+        if np.isnan(ranked).any():
+            ranked = np.partition(part, rank, axis=0)[rank]
+        out[start:start + step] = ranked
+    return out.reshape(data.shape[1:])
 
 
 #: up to this many darks the k values of a pixel are ordered by compare-exchange over whole
