@@ -61,8 +61,10 @@ from .threshold import find_spikes
 MIN_DARKS_TELEGRAPH = 4
 #: MAD -> sigma of a normal distribution
 MAD_SIGMA = 1.4826
-#: float32 bytes of the group's rows held at once when ``strip_rows`` is 0 (auto)
-STRIP_BYTES = 16 * 1024 * 1024
+#: float32 bytes of the group's rows held at once when ``strip_rows`` is 0 (auto): 4 MB
+#: strips keep the clipping's passes nearer the cache (4 ACS/WFC darks: 0.76 s -> 0.62-0.65 s
+#: a build, against 16 MB; 1 MB strips cost as much again in per-strip reads)
+STRIP_BYTES = 4 * 1024 * 1024
 #: rows sampled per dark and chip for its background levels: blocks x rows per block
 LEVEL_BLOCKS, LEVEL_BLOCK_ROWS = 16, 8
 
