@@ -31,7 +31,7 @@ def chip_background(chip: Chip, detector: Detector,
     noise (a quantised or nearly constant image cannot give a zero threshold); read where
     the search needs them, never expanded to frames (:class:`.local_background.BackgroundMap`)."""
     return local_background_maps(chip.science, bad, n_amplifiers=amplifiers_per_chip(detector),
-                            sigma_floor_e=max(0.5 * float(chip.read_noise_e or 0.0), 1e-3))
+                                 sigma_floor_e=max(0.5 * float(chip.read_noise_e or 0.0), 1e-3))
 
 
 def _energy_offset(chip: Chip, level: np.ndarray, sigma_e: float, exclude: np.ndarray,
