@@ -103,7 +103,8 @@ class JumpResult:
     searched_fraction: np.ndarray
 
 
-def label_jumps(grow_mask: np.ndarray, seed_index: np.ndarray) -> tuple[np.ndarray, int]:
+def label_jumps(grow_mask: np.ndarray, seed_index: np.ndarray,
+                candidates: np.ndarray | None = None) -> tuple[np.ndarray, int]:
     """Cosmic rays from jump masks: 8-connected within one difference, seeded (hysteresis).
 
     Parameters
@@ -113,6 +114,10 @@ def label_jumps(grow_mask: np.ndarray, seed_index: np.ndarray) -> tuple[np.ndarr
     seed_index : ndarray of int
         Flat indices (into ``grow_mask``) of the pixels above the high (seed) threshold;
         all inside ``grow_mask``.
+    candidates : ndarray of int, optional
+        Flat indices holding every pixel of ``grow_mask`` (and maybe others): the relabelling
+        visits these instead of finding the labelled pixels in the cube (a pass over 15
+        differences of a 1024 x 1024 ramp, ~40 ms).
 
     Returns
     -------
@@ -133,7 +138,9 @@ def label_jumps(grow_mask: np.ndarray, seed_index: np.ndarray) -> tuple[np.ndarr
         return labels, n
     remap = np.zeros(n_all + 1, dtype=np.int32)
     remap[keep] = np.arange(1, n + 1, dtype=np.int32)
-    where = np.flatnonzero(flat)          # relabel only the (sparse) labelled voxels
+    # relabel only the (sparse) labelled voxels: outside the grow mask the labels are 0 and
+    # stay 0 (remap[0] is 0)
+    where = np.flatnonzero(flat) if candidates is None else candidates
     flat[where] = remap[flat[where]]
     return labels, n
 
@@ -330,7 +337,7 @@ def detect_jumps(reads: np.ndarray, read_times_s: np.ndarray, read_noise_e: floa
     seed_thr = np.float32(params.threshold_sigma * scale)
     grow_mask, index, ex, z = _significant(diffs, rate, dt32, factor, read_noise_e, valid,
                                            grow_thr)
-    labels, n = label_jumps(grow_mask, index[z > seed_thr])
+    labels, n = label_jumps(grow_mask, index[z > seed_thr], candidates=index)
 
     # the jump of every labelled pixel (zero elsewhere): what the measurement sums
     excess = np.zeros(diffs.shape, dtype=np.float32)

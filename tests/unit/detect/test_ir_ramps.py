@@ -526,3 +526,22 @@ def test_ir_dark_through_the_pipeline_into_the_lake(tmp_path):
     assert method == "ramp" and n_cr == result["n_cr"]
     assert rate == pytest.approx(3.0, rel=0.25)         # injected flux, minus the faintest
     assert track                                         # HST track from the spt elements
+
+
+def test_label_jumps_relabels_the_same_from_the_candidates():
+    from hstcr_common.detect.ramp import label_jumps
+
+    rng = np.random.default_rng(4)
+    grow = rng.random((3, 40, 50)) > 0.8
+    grow_idx = np.flatnonzero(grow)
+    seeds = grow_idx[rng.random(grow_idx.size) > 0.7]
+    # candidates: every grow pixel and some that are not
+    extra = np.flatnonzero(~grow)[::5]
+    candidates = np.union1d(grow_idx, extra)
+    want, n_want = label_jumps(grow, seeds)
+    got, n_got = label_jumps(grow, seeds, candidates=candidates)
+    assert n_got == n_want and 0 < n_want < len(np.unique(want)) + grow.sum()
+    assert np.array_equal(got, want)
+    # every kept label holds a seed, and the labels are 1..n
+    assert set(np.unique(got[got > 0])) == set(range(1, n_want + 1))
+    assert set(np.unique(got.reshape(-1)[seeds])) <= set(range(1, n_want + 1))
