@@ -15,8 +15,6 @@ import pytest
 
 from hstcr_common.lake import store as lake_mod
 from hstcr_common.model import CosmicRayCatalog, DetectionSummary
-from hstcr_common.model import Chip, Dark
-from hstcr_common.instruments import get_detector
 from hstcr_common.lake import Lake, PartitionKey, partition_of
 from hstcr_common.lake import cosmic_rays_table, exposures_table, failures_table, track_array
 from hstcr_common.model import params_hash
