@@ -98,11 +98,11 @@ class BackgroundMap:
     compares the whole frame.  Two frame-sized maps cost 64 MB per ACS/WFC chip, held until
     the dark's catalogue was done (both chips': 128 MB of the ~520 MB peak, every page of it
     touched anew by the first dark a process searches).  The values are the bilinear
-    interpolation between box centres of :func:`expand_grids` (clamped beyond the outer
-    centres, each amplifier region on its own, floored at ``floor``): :meth:`rows`, slices,
-    the extremes and ``np.asarray(map)`` in float32 from each box row's profile along x (a
-    row mixes two profiles), :meth:`at` in float64; all agree with :func:`expand_grids` to
-    float32 rounding.
+    interpolation between box centres (clamped beyond the outer centres, each amplifier
+    region on its own, floored at ``floor``): each box row is interpolated along x once (a
+    profile of nx values), and a row of the map mixes the two profiles around it --
+    :meth:`rows`, slices, the extremes and ``np.asarray(map)`` in float32, :meth:`at` in
+    float64 (the two agree to float32 rounding).
 
     It stands in for the (ny, nx) array where the search takes one: ``ndim``, ``shape``,
     :meth:`at` for flat indices (what :func:`hstcr_common.measure.background_at` calls),
@@ -118,63 +118,48 @@ class BackgroundMap:
                  which: str = "level", floor: float | None = None):
         ny, nx = self.shape = (int(shape[0]), int(shape[1]))
         self.floor = None if floor is None else float(floor)
-        # for at(): per region, the grid interpolated along y for every row (ny x its boxes:
-        # a few hundred kB), the regions' tables side by side, and each column's two taps
-        tables, cols = [], []
-        col_lo, col_frac, start = np.empty(nx, np.int64), np.empty(nx), 0
-        n_box_rows = np.asarray(grids[0][which]).shape[0]
-        wy = _weights(ny, n_box_rows, box)
         # each box row interpolated along x (a profile of nx values): a row of the map is
         # then two profiles mixed, profile[lo] + frac * (profile[lo + 1] - profile[lo])
+        n_box_rows = np.asarray(grids[0][which]).shape[0]
         profile = np.empty((n_box_rows + 1, nx))
+        cols = []
         for g in grids:
             grid = np.asarray(g[which], dtype=np.float64)
             x0, x1 = int(g["x0"]), int(g["x1"])
-            by_row = wy @ grid
             profile[:-1, x0:x1] = grid @ _weights(x1 - x0, grid.shape[1], box).T
-            # a copy of the last column: a pixel's right-hand tap always exists (weight 0
-            # on it for a single-box region)
-            tables.append(np.c_[by_row, by_row[:, -1:]])
-            lo, frac = _taps(x1 - x0, grid.shape[1], box)
-            col_lo[x0:x1], col_frac[x0:x1] = lo + start, frac
             cols.append(x0 + _next_to_centres(x1 - x0, grid.shape[1], box))
-            start += grid.shape[1] + 1
-        self._by_row = np.concatenate(tables, axis=1)
-        self._col_lo, self._col_frac = col_lo, col_frac
         profile[-1] = profile[-2]                # a single box row: weight 0 on the copy
-        self._profile = profile.astype(np.float32)
-        self._step = np.diff(profile, axis=0).astype(np.float32)
-        self._row_lo, row_frac = _taps(ny, n_box_rows, box)
-        self._row_frac = row_frac.astype(np.float32)
-        self._extreme_rows = _next_to_centres(ny, wy.shape[1], box)
+        self._row_lo, self._row_frac = _taps(ny, n_box_rows, box)
+        self._profile, self._step = profile, np.diff(profile, axis=0)
+        # rows() and slices work in float32, at() in float64
+        self._profile32, self._step32 = profile.astype(np.float32), self._step.astype(np.float32)
+        self._row_frac32 = self._row_frac.astype(np.float32)
+        self._extreme_rows = _next_to_centres(ny, n_box_rows, box)
         self._extreme_cols = np.concatenate(cols)
 
     def at(self, idx: np.ndarray, dtype=np.float64) -> np.ndarray:
         """The map at flat pixel indices ``idx`` (any shape), as ``dtype``."""
         y, x = np.divmod(np.asarray(idx, dtype=np.int64), self.shape[1])
-        cell = y * self._by_row.shape[1]
-        cell += self._col_lo.take(x)
-        fx = self._col_frac.take(x)
-        flat = self._by_row.ravel()
-        value = flat.take(cell + 1)
-        value -= flat.take(cell)
-        value *= fx
-        value += flat.take(cell)
+        cell = self._row_lo.take(y) * self.shape[1]
+        cell += x
+        value = self._step.take(cell)            # take on a 2-D array reads it flat
+        value *= self._row_frac.take(y)
+        value += self._profile.take(cell)
         if self.floor is not None:
             np.maximum(value, self.floor, out=value)
         return value.astype(dtype, copy=False)
 
     def rows(self, start: int, stop: int, out: np.ndarray | None = None) -> np.ndarray:
         """Rows ``start:stop`` of the map, float32 (written into ``out`` when given)."""
-        lo, frac = self._row_lo[start:stop], self._row_frac[start:stop, None]
+        lo, frac = self._row_lo[start:stop], self._row_frac32[start:stop, None]
         if lo.size and lo[0] == lo[-1]:
             # the rows between the same two box centres (a strip of 32 rows aligned on 32
             # always is, for 64-pixel boxes): one profile and one step for all of them
-            out = np.multiply(frac, self._step[lo[0]], out=out)
-            out += self._profile[lo[0]]
+            out = np.multiply(frac, self._step32[lo[0]], out=out)
+            out += self._profile32[lo[0]]
         else:
-            out = np.multiply(frac, self._step[lo], out=out)
-            out += self._profile[lo]
+            out = np.multiply(frac, self._step32[lo], out=out)
+            out += self._profile32[lo]
         if self.floor is not None:
             np.maximum(out, np.float32(self.floor), out=out)
         return out
@@ -190,8 +175,8 @@ class BackgroundMap:
     def _grid(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """The map at every (row, col) of the index arrays ``rows`` x ``cols`` (float32)."""
         lo = self._row_lo[rows]
-        out = np.multiply(self._row_frac[rows, None], self._step[:, cols][lo])
-        out += self._profile[:, cols][lo]
+        out = np.multiply(self._row_frac32[rows, None], self._step32[:, cols][lo])
+        out += self._profile32[:, cols][lo]
         if self.floor is not None:
             np.maximum(out, np.float32(self.floor), out=out)
         return out
@@ -229,18 +214,6 @@ def background_grids(image_e: np.ndarray, bad: np.ndarray, *, n_amplifiers: int 
         lv, sg = _box_estimates(image_e[:, x0:x1], bad[:, x0:x1], box)
         out.append({"x0": int(x0), "x1": int(x1), "level": np.asarray(lv, np.float32),
                     "sigma": np.asarray(sg, np.float32)})
-    return out
-
-
-def expand_grids(grids: list[dict], shape: tuple[int, int], *, box: int = BACKGROUND_BOX_PX,
-                 which: str = "level") -> np.ndarray:
-    """The frame-sized map (float32, e-) of :func:`background_grids`: bilinear between box
-    centres, each amplifier region on its own."""
-    ny, nx = shape
-    out = np.empty((ny, nx), dtype=np.float32)
-    for g in grids:
-        x0, x1 = g["x0"], g["x1"]
-        _interpolate(g[which], (ny, x1 - x0), box, out=out[:, x0:x1])
     return out
 
 
@@ -294,45 +267,36 @@ def _fill_and_smooth(grid: np.ndarray) -> np.ndarray:
     return ndimage.median_filter(grid, size=3, mode="nearest")
 
 
-def _interpolate(grid: np.ndarray, shape: tuple[int, int], box: int,
-                 out: np.ndarray | None = None) -> np.ndarray:
-    """Bilinear interpolation between box centres, clamped beyond the outer centres (written
-    into ``out`` when given: the frame-sized product is not copied a second time)."""
-    wy = _weights(shape[0], grid.shape[0], box).astype(np.float32)
-    wx = _weights(shape[1], grid.shape[1], box).astype(np.float32)
-    # float32 throughout: the frame-sized product is the cost, and e- to 1e-7 is plenty
-    return np.matmul(wy @ grid.astype(np.float32), wx.T, out=out)
-
-
 def _weights(n: int, n_boxes: int, box: int) -> np.ndarray:
     """(n, n_boxes) linear-interpolation weights of pixel centres between box centres."""
-    centres = np.minimum(np.arange(n_boxes) * box + 0.5 * (box - 1), n - 1)
+    lo, frac = _taps(n, n_boxes, box)
     w = np.zeros((n, n_boxes))
-    if n_boxes == 1:
-        w[:, 0] = 1.0
-        return w
-    pos = np.clip(np.interp(np.arange(n), centres, np.arange(n_boxes)), 0, n_boxes - 1)
-    lo = np.minimum(np.floor(pos).astype(int), n_boxes - 2)
-    frac = pos - lo
     w[np.arange(n), lo] = 1.0 - frac
-    w[np.arange(n), lo + 1] = frac
+    if n_boxes > 1:
+        w[np.arange(n), lo + 1] = frac
     return w
+
+
+def _centres(n: int, n_boxes: int, box: int) -> np.ndarray:
+    """Pixel positions of the box centres along an axis of ``n`` (the last box may be
+    partial: its centre is kept on the axis)."""
+    return np.minimum(np.arange(n_boxes) * box + 0.5 * (box - 1), n - 1)
 
 
 def _next_to_centres(n: int, n_boxes: int, box: int) -> np.ndarray:
     """The pixels along an axis of ``n`` on either side of each box centre, and both ends."""
-    centres = np.minimum(np.arange(n_boxes) * box + 0.5 * (box - 1), n - 1)
+    centres = _centres(n, n_boxes, box)
     return np.unique(np.clip(np.r_[np.floor(centres), np.ceil(centres), 0, n - 1],
                              0, n - 1).astype(np.int64))
 
 
 def _taps(n: int, n_boxes: int, box: int) -> tuple[np.ndarray, np.ndarray]:
     """Per pixel along an axis of ``n``: the box before it (its lower interpolation tap) and
-    the weight of the box after it -- the two non-zero entries of :func:`_weights`' rows."""
+    the weight of the box after it (0 for a single box)."""
     if n_boxes == 1:
         return np.zeros(n, dtype=np.int64), np.zeros(n)
-    centres = np.minimum(np.arange(n_boxes) * box + 0.5 * (box - 1), n - 1)
-    pos = np.clip(np.interp(np.arange(n), centres, np.arange(n_boxes)), 0, n_boxes - 1)
+    pos = np.clip(np.interp(np.arange(n), _centres(n, n_boxes, box), np.arange(n_boxes)),
+                  0, n_boxes - 1)
     lo = np.minimum(np.floor(pos).astype(np.int64), n_boxes - 2)
     return lo, pos - lo
 

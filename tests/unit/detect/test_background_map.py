@@ -6,8 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hstcr_common.detect.local_background import (BackgroundMap, background_grids,
-                                                  expand_grids, local_background,
+from scipy.interpolate import RegularGridInterpolator
+
+from hstcr_common.detect.local_background import (BACKGROUND_BOX_PX, BackgroundMap,
+                                                  background_grids, local_background,
                                                   local_background_maps)
 from hstcr_common.detect.threshold import hysteresis_pixels, pixels_above
 from hstcr_common.measure import background_at, background_mean
@@ -29,13 +31,35 @@ def _chip(shape, seed=3):
     return image, bad
 
 
+def _bilinear(grids, shape, which, box=BACKGROUND_BOX_PX):
+    """The map the grids stand for, by scipy: bilinear between box centres (a partial last
+    box's centre kept on the chip), constant beyond the outer centres, per region."""
+    ny, nx = shape
+    out = np.empty(shape)
+    for g in grids:
+        grid = np.asarray(g[which], dtype=np.float64)
+        x0, x1 = g["x0"], g["x1"]
+        axes = []
+        for n, n_boxes in ((ny, grid.shape[0]), (x1 - x0, grid.shape[1])):
+            centres = np.minimum(np.arange(n_boxes) * box + (box - 1) / 2, n - 1)
+            axes.append((centres, np.clip(np.arange(n), centres[0], centres[-1])))
+        if grid.shape[0] == 1:         # linear interpolation needs two points an axis
+            grid, axes[0] = np.r_[grid, grid], (np.r_[axes[0][0], axes[0][0] + 1], axes[0][1])
+        if grid.shape[1] == 1:
+            grid, axes[1] = np.c_[grid, grid], (np.r_[axes[1][0], axes[1][0] + 1], axes[1][1])
+        y, x = np.meshgrid(axes[0][1], axes[1][1], indexing="ij")
+        out[:, x0:x1] = RegularGridInterpolator((axes[0][0], axes[1][0]), grid)(
+            np.stack([y, x], axis=-1))
+    return out
+
+
 @pytest.mark.parametrize("shape,n_amp", CASES)
-def test_the_held_maps_are_the_expanded_maps(shape, n_amp):
+def test_the_held_maps_are_the_bilinear_maps_of_the_grids(shape, n_amp):
     image, bad = _chip(shape)
     level, sigma = local_background_maps(image, bad, n_amplifiers=n_amp, sigma_floor_e=2.5)
     grids = background_grids(image, bad, n_amplifiers=n_amp)
-    want_level = expand_grids(grids, shape)
-    want_sigma = np.maximum(expand_grids(grids, shape, which="sigma"), np.float32(2.5))
+    want_level = _bilinear(grids, shape, "level")
+    want_sigma = np.maximum(_bilinear(grids, shape, "sigma"), 2.5)
     for held, want in ((level, want_level), (sigma, want_sigma)):
         frame = np.asarray(held)
         assert frame.shape == shape and frame.dtype == np.float32 and np.ndim(held) == 2
