@@ -21,19 +21,26 @@ def lower_median(data: np.ndarray) -> np.ndarray:
         return np.fmin.reduce(data, axis=0)     # NaN only where every value is (as sorted)
     if k > SORTING_NETWORK_MAX_DARKS:
         return np.partition(data, rank, axis=0)[rank]
-    # a strip of pixels at a time: the network's k slabs and temporaries stay in the cache
-    lanes = data.reshape(k, -1)
-    out = np.empty(lanes.shape[1], dtype=data.dtype)
-    step = max(1, MEDIAN_STRIP_BYTES // data.dtype.itemsize)
-    for start in range(0, lanes.shape[1], step):
-        part = lanes[:, start:start + step]
+    out = np.empty(data.shape[1:], dtype=data.dtype)
+    for part, into in _strips(data, out):
         ranked = _sorting_network(part)[rank]
         # a NaN reaches every output of the network (np.minimum and np.maximum carry it),
         # where a partition sorts it last: then the partition decides
         if np.isnan(ranked).any():
             ranked = np.partition(part, rank, axis=0)[rank]
-        out[start:start + step] = ranked
-    return out.reshape(data.shape[1:])
+        into[:] = ranked
+    return out
+
+
+def _strips(data: np.ndarray, out: np.ndarray):
+    """``(part, into)`` for each strip of :data:`MEDIAN_STRIP_BYTES` per slab: the k slabs'
+    values of a run of pixels (k, m) and the matching m entries of ``out`` (a view), so a
+    sorting network's slabs and temporaries stay in the CPU cache."""
+    lanes = data.reshape(data.shape[0], -1)
+    flat = out.reshape(-1)
+    step = max(1, MEDIAN_STRIP_BYTES // data.dtype.itemsize)
+    for start in range(0, lanes.shape[1], step):
+        yield lanes[:, start:start + step], flat[start:start + step]
 
 
 #: up to this many darks the k values of a pixel are ordered by compare-exchange over whole
@@ -77,12 +84,8 @@ def median_of_slabs(data: np.ndarray) -> np.ndarray:
     if data.ndim < 2 or k == 0 or not np.issubdtype(data.dtype, np.floating):
         return np.median(data, axis=0)
     out = np.empty(data.shape[1:], dtype=data.dtype)
-    lanes = data.reshape(k, -1)
-    flat = out.reshape(-1)
-    step = max(1, MEDIAN_STRIP_BYTES // data.dtype.itemsize)
     lo, hi = (k - 1) // 2, k // 2
-    for start in range(0, lanes.shape[1], step):
-        part = lanes[:, start:start + step]
+    for part, into in _strips(data, out):
         if k <= MEDIAN_NETWORK_MAX_SLABS:
             ranked = _sorting_network(part)
             low, high = ranked[lo], ranked[hi]
@@ -93,8 +96,8 @@ def median_of_slabs(data: np.ndarray) -> np.ndarray:
             nan = np.isnan(part).any(axis=0)
             low = np.where(nan, np.nan, low)
         if lo == hi:
-            flat[start:start + step] = low
+            into[:] = low
         else:
-            np.add(low, high, out=flat[start:start + step])
-            flat[start:start + step] /= 2
+            np.add(low, high, out=into)
+            into /= 2
     return out

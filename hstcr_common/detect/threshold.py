@@ -22,6 +22,7 @@ from ..measure import EIGHT, NEIGHBOURS_8, Components, background_at, robust_bac
 from ..model import Chip, ThresholdParams
 from .dq import bad_pixel_mask, saturated_mask
 from .hotpixels import sharp_components, spike_flags, trail_direction
+from .local_background import BackgroundMap
 
 #: passes of the spike test, each with the spikes found so far masked
 SPIKE_PASSES = 3
@@ -111,8 +112,8 @@ STRIP_ROWS = 32
 
 
 def _held(value) -> bool:
-    """A map held otherwise than as an array (it gives its rows: ``rows(start, stop)``)."""
-    return hasattr(value, "rows")
+    """A map held as box grids (it gives its rows a strip at a time)."""
+    return isinstance(value, BackgroundMap)
 
 
 def _strip(value, start: int, stop: int):
