@@ -114,8 +114,8 @@ def background_mean(image_e: np.ndarray, exclude: np.ndarray, level_e: float, si
         ``(label_image, keep)``: also exclude pixels whose component is kept (a detection
         given as components rather than a mask; see ``detect_threshold``).
     subtract : ndarray or map, (ny, nx), optional
-        A background map (anything :func:`background_at` reads) taken off ``image_e`` at the sampled pixels only (no frame-sized
-        residual is built).
+        A background map (anything :func:`background_at` reads) taken off ``image_e`` at the
+        sampled pixels only (no frame-sized residual is built).
 
     Returns
     -------
