@@ -15,6 +15,8 @@ import math
 
 import numpy as np
 
+from ..measure import sorted_unique
+
 #: bound on the (pair, shift) keys built per estimate: ~1000 pairs of typical 10-pixel
 #: footprints need ~1e6; larger footprints get fewer pairs
 MAX_PAIR_WORK = 4_000_000
@@ -89,7 +91,7 @@ def _distinct(group: np.ndarray, y: np.ndarray, x: np.ndarray, *, count_only: bo
 
     Each group's points are marked in a bitmap of its bounding box (linear time, no sort);
     a group whose box is much larger than its points (a long diagonal track) is sorted
-    instead (``np.unique`` of packed keys).
+    instead (the distinct packed keys).
     """
     heads = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
     n_points = np.diff(np.r_[heads, group.size])
@@ -104,7 +106,7 @@ def _distinct(group: np.ndarray, y: np.ndarray, x: np.ndarray, *, count_only: bo
         pick = sparse[rank]
         g, yy, xx = group[pick], y[pick] - y0[rank[pick]], x[pick] - x0[rank[pick]]
         span = int(max(yy.max(), xx.max())) + 1
-        key = np.unique((g * span + yy) * span + xx)
+        key = sorted_unique((g * span + yy) * span + xx)
         if count_only:
             out.append(int(key.size))
         else:

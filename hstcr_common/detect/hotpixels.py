@@ -34,7 +34,7 @@ import math
 
 import numpy as np
 
-from ..measure import NEIGHBOURS_8, background_at
+from ..measure import NEIGHBOURS_8, background_at, sorted_unique
 
 #: largest core (pixels above the seed threshold) tested as a hot-pixel cluster: pairs and
 #: small clusters of unflagged hot pixels (with their CTE trails).  Cosmic rays with 5-6 core
@@ -278,7 +278,7 @@ def sharp_components(labels: np.ndarray, core_idx: np.ndarray, image_e: np.ndarr
         q = idx[ok] + (dy * nx + dx)
         edge = ~is_core[q] & ~bad.ravel()[q]
         keys.append(comp[ok][edge] * (ny * nx) + q[edge])
-    keys = np.unique(np.concatenate(keys))
+    keys = sorted_unique(np.concatenate(keys))
     e_comp, q = np.divmod(keys, ny * nx)
     edge_excess = np.bincount(e_comp, weights=flat[q] - _at(level_e, q), minlength=n + 1)
     edge_var = np.bincount(e_comp, weights=_at(noise_e, q) ** 2 + np.zeros(q.size),

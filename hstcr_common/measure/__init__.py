@@ -24,6 +24,7 @@ _EXPORTS = {
     "neighbour_positions": "connectivity",
     "pointer_jump": "split",
     "robust_background": "background",
+    "sorted_unique": "connectivity",
     "split_components": "split",
     "spill_correction": "spill",
     "SpillFit": "spill",

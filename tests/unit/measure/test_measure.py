@@ -371,6 +371,26 @@ def test_insertion_slots_place_entries_as_np_insert_does():
         assert np.array_equal(insert_at(slots, labels, np.arange(k)), np.insert(labels, at, np.arange(k)))
 
 
+def test_sorted_unique_equals_np_unique():
+    """The distinct integers, increasing, as np.unique gives them: empty, one value, all
+    equal, negatives, int32 and int64, few and many duplicates."""
+    from hstcr_common.measure import sorted_unique
+
+    rng = np.random.default_rng(25)
+    cases = [np.zeros(0, np.int64), np.array([7]), np.full(9, -3), np.array([2, 1, 2, 1]),
+             rng.integers(-50, 50, 1000).astype(np.int32),
+             rng.integers(0, 2**40, 50_000), np.repeat(rng.integers(0, 99, 300), 4)]
+    for values in cases:
+        got = sorted_unique(values)
+        want = np.unique(values)
+        assert got.dtype == want.dtype
+        assert np.array_equal(got, want)
+    values = rng.integers(0, 100, 500)
+    before = values.copy()
+    sorted_unique(values)
+    assert np.array_equal(values, before)          # the input is not sorted in place
+
+
 def test_halo_first_ring_from_known_neighbours_equals_the_search():
     """Given the taken pixels' neighbour positions (as the split found them), the halo's
     first ring looks its sources up there: same pixels and labels as searching, for 4- and
