@@ -16,6 +16,7 @@ rate is within 1% of the injected one and the resolved rate 3-7% below it
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -111,15 +112,22 @@ def _in_mask(mask, y: np.ndarray, x: np.ndarray) -> np.ndarray:
     return mask[y, x]
 
 
-def _coincidence_estimate(catalog: CosmicRayCatalog, parts: list[CosmicRayCatalog],
-                          masks: list, n_components: int, searched: int) -> tuple[float, str]:
-    """Cosmic rays behind the components (Boolean model), and a note saying so."""
+def _in_detection(mask, part: CosmicRayCatalog) -> np.ndarray:
+    """Which of a chip's measured pixels (its catalogue's pixel lists, in order) are in the
+    detection mask, i.e. not in a halo ring added after labelling."""
+    return _in_mask(mask, part.pixel_y.astype(np.int64), part.pixel_x.astype(np.int64))
+
+
+def _coincidence_estimate(catalog: CosmicRayCatalog, in_detection: list[np.ndarray],
+                          n_components: int, searched: int) -> tuple[float, str]:
+    """Cosmic rays behind the components (Boolean model), and a note saying so.
+
+    ``in_detection``: per chip, :func:`_in_detection` of its catalogue's pixels.
+    """
     n_cr = len(catalog)
     # the model counts components of the detection masks, so it needs those footprints
     # (without the halo rings added after labelling)
-    in_core = np.concatenate([
-        _in_mask(m, c.pixel_y.astype(np.int64), c.pixel_x.astype(np.int64))
-        for m, c in zip(masks, parts)]) if parts else np.zeros(0, bool)
+    in_core = np.concatenate(in_detection) if in_detection else np.zeros(0, bool)
     cr_of_pixel = np.repeat(np.arange(n_cr), np.diff(catalog.pixel_offsets))
     # every measured footprint, the pieces of split blobs included: the isolated cosmic rays
     # alone are a size-biased sample (a larger footprint touches a neighbour more often, so
@@ -135,7 +143,7 @@ def _coincidence_estimate(catalog: CosmicRayCatalog, parts: list[CosmicRayCatalo
                       f"n_cr_corrected = max(n_cr, model)")
 
 
-def catalog_and_summary(dark: Dark, method: str, chips: list[ChipDetection],
+def catalog_and_summary(dark: Dark, method: str, chips: Iterable[ChipDetection],
                         label: LabelParams, count: CountParams, recorded: dict,
                         notes: list[str]) -> tuple[CosmicRayCatalog, DetectionSummary]:
     """Label (split) and measure every chip; count, correct, and summarise.
@@ -145,20 +153,27 @@ def catalog_and_summary(dark: Dark, method: str, chips: list[ChipDetection],
     dark : Dark
     method : str
         Recorded in the summary.
-    chips : list of ChipDetection
-        One per ``dark.chips``, in order.
+    chips : iterable of ChipDetection
+        One per ``dark.chips``, in order.  A generator is consumed a chip at a time: each
+        chip is labelled and measured, and its frame-sized arrays freed, before the next
+        one is detected (the next chip's detection then reuses that memory).
     label, count : LabelParams, CountParams
     recorded : dict
         ``summary.params``: every parameter that changed the result, JSON-able.
     notes : list of str
         Notes so far; the chips' detection notes follow, then their labelling notes.
     """
-    parts, notes = [], list(notes)
-    for ci, chip in enumerate(chips):
-        notes += [f"chip {dark.chips[ci].name}: {t}" for t in chip.notes]
+    parts, in_detection, chip_notes = [], [], []
+    notes = list(notes)
     n_components = searched = core = 0
     summed = spilled = 0.0
-    for ci, chip in enumerate(chips):
+    ci = -1
+    # no enumerate(): its reused result tuple would keep the last chip's detection (a
+    # frame-sized label image and masks) alive while the next chip is detected
+    for chip in chips:
+        ci += 1
+        name = dark.chips[ci].name
+        notes += [f"chip {name}: {t}" for t in chip.notes]
         # a mask, or (label_image, keep) components from the threshold hysteresis
         comps = chip.mask if isinstance(chip.mask, tuple) else None
         saturated = chip.saturated
@@ -171,7 +186,7 @@ def catalog_and_summary(dark: Dark, method: str, chips: list[ChipDetection],
             components=comps,
             saturated=saturated)
         # attributes, not tuple unpacking: unpacking builds the chip-sized label image
-        n, n_merged, chip_notes = labelled.n, labelled.n_merged, labelled.notes
+        n, n_merged = labelled.n, labelled.n_merged
         parts.append(measure_cosmic_rays(labelled, n, chip.image_e,
                                          background_e=chip.background_e, chip_index=ci))
         if label.spill_correction and n:
@@ -183,18 +198,23 @@ def catalog_and_summary(dark: Dark, method: str, chips: list[ChipDetection],
             summed += float(parts[-1].energy_e.sum())
             spilled += float(added.sum())
             parts[-1].energy_e = (parts[-1].energy_e + added).astype(np.float32)
-            notes.append(f"chip {dark.chips[ci].name}: {fit.note()}")
+            chip_notes.append(f"chip {name}: {fit.note()}")
         # the cores of the cosmic rays kept: O(cosmic rays), not a pass over the frame
         core += int(parts[-1].n_core_pixels.sum())
         n_components += int(round(float(np.sum(1.0 / n_merged)))) if n else 0
         searched += searched_pixel_count(chip.bad, count.searched_area)
-        notes += [f"chip {dark.chips[ci].name}: {t}" for t in chip_notes]
+        chip_notes += [f"chip {name}: {t}" for t in labelled.notes]
+        if count.correct_coincidences:
+            in_detection.append(_in_detection(chip.mask, parts[-1]))
+        # the chip's frame-sized arrays go before the next chip is detected (``chips`` may
+        # be a generator): the next chip reuses their memory instead of touching new pages
+        del chip, comps, saturated, labelled
+    notes += chip_notes
     catalog = CosmicRayCatalog.concat(parts)
     n_cr = len(catalog)
     n_corrected = float(n_cr)
     if count.correct_coincidences and n_cr:
-        estimate, note = _coincidence_estimate(catalog, parts, [c.mask for c in chips],
-                                               n_components, searched)
+        estimate, note = _coincidence_estimate(catalog, in_detection, n_components, searched)
         n_corrected = max(float(n_cr), estimate)
         notes.append(note)
     n_saturated = int(np.count_nonzero(catalog.saturated)) if catalog.saturated is not None else 0

@@ -120,8 +120,10 @@ def find_cosmic_rays(dark: Dark, params: MethodParams | str | None = None, *,
     if params.method == "stack":
         raise HstcrError(f"{dark.dataset}: the stack method needs a group of darks "
                          "(find_cosmic_rays_stack)", stage="detect")
-    chips = [_detect_chip(chip, dark.detector, params) for chip in dark.chips]
+    # a chip at a time: each is detected, labelled and measured before the next is detected
+    chips = (_detect_chip(chip, dark.detector, params) for chip in dark.chips)
     if params.method == "dq":
+        chips = list(chips)     # the cosmic-ray flags are checked over every chip first
         require_cr_flags(dark, [c.mask for c in chips])
     return catalog_and_summary(dark, params.method, chips, params.label, params.count,
                                params.to_dict(), [])

@@ -549,14 +549,15 @@ def find_cosmic_rays_reference(dark: Dark, reference: GroupReference,
                          f"({', '.join(reference.members)})", stage="detect")
     member = reference.members.index(dark.dataset)
     by_name = {c.name: c for c in reference.chips}
-    chips = []
-    for ci, chip in enumerate(dark.chips):
+    for chip in dark.chips:
         ref = by_name.get(chip.name)
         if ref is None or ref.shape != chip.shape:
             raise HstcrError(f"{dark.dataset}: chip {chip.name} {chip.shape} does not match "
                              "the group reference", stage="detect")
-        chips.append(_detect_chip(chip, dark.detector, ref, member,
-                                  reference.levels[dark.dataset][ci], params))
+    # a chip at a time: each is detected, labelled and measured before the next is detected
+    chips = (_detect_chip(chip, dark.detector, by_name[chip.name], member,
+                          reference.levels[dark.dataset][ci], params)
+             for ci, chip in enumerate(dark.chips))
     recorded = {**params.to_dict(), "group_size": reference.size,
                 "reference_center": reference.center}
     notes = [f"reference of {reference.size} darks ({reference.center}, other darks' clipped "

@@ -188,6 +188,48 @@ def test_labels_never_cross_chips():
     assert sorted(cat.chip_index[sel].tolist()) == [0, 1]
 
 
+@pytest.mark.parametrize("method", ["threshold", "dq"])
+def test_a_chip_is_catalogued_and_freed_before_the_next_is_detected(method, monkeypatch):
+    """The chips of a dark go through detection and the catalogue one at a time, so one
+    chip's frame-sized arrays (label image, masks) are free when the next chip is detected
+    (peak memory of a 2-chip ACS/WFC dark 389 -> 325 MB), with the same catalogue as chips
+    detected all first.  ``dq`` checks the flags of every chip before any is catalogued."""
+    import gc
+    import weakref
+
+    from hstcr_common.detect import catalogue, find
+
+    det = get_detector("acs_wfc")
+    truths = [simulate_chip(det, shape=(128, 256), rng=k, flag_cosmic_rays=True)
+              for k in (3, 4, 5)]
+    dark = _dark(det, truths)
+    params = find._params_of(dark, method, None, {})
+    alive, detections = [], []
+    original = find._detect_chip
+
+    def detect_chip(chip, detector, chip_params):
+        alive.append(sum(ref() is not None for ref in detections))
+        detection = original(chip, detector, chip_params)
+        detections.append(weakref.ref(detection))
+        return detection
+
+    monkeypatch.setattr(find, "_detect_chip", detect_chip)
+    gc.disable()                        # reference counts alone must free them
+    try:
+        catalog, summary = find_cosmic_rays(dark, params)
+    finally:
+        gc.enable()
+    assert alive == ([0, 1, 2] if method == "dq" else [0, 0, 0])
+    assert summary.n_cr > 20
+    all_first = [original(chip, det, params) for chip in dark.chips]
+    want, want_summary = catalogue.catalog_and_summary(
+        dark, method, all_first, params.label, params.count, params.to_dict(), [])
+    for name in ("pixel_offsets", "pixel_x", "pixel_y", "energy_e", "chip_index"):
+        assert np.array_equal(getattr(catalog, name), getattr(want, name))
+    assert summary.notes == want_summary.notes
+    assert summary.n_cr_corrected == want_summary.n_cr_corrected
+
+
 def test_errors_name_the_problem():
     det = get_detector("wfpc2")
     t = simulate_chip(det, shape=(64, 64), rng=1)
