@@ -175,8 +175,10 @@ def spill_correction(idx: np.ndarray, label: np.ndarray, is_core: np.ndarray, n:
         n_free += free
     lab0 = label.astype(np.int64) - 1
     weighted = value * n_free
-    core_edge = np.bincount(lab0[is_core], weights=weighted[is_core], minlength=n)
-    halo_edge = np.bincount(lab0[~is_core], weights=weighted[~is_core], minlength=n)
+    # both sums in one pass: halo pixels counted in bins n..2n-1 (each bin adds its pixels
+    # in the same order as two separate sums would)
+    edge = np.bincount(np.where(is_core, lab0, lab0 + n), weights=weighted, minlength=2 * n)
+    core_edge, halo_edge = edge[:n], edge[n:]
 
     # the fit: isolated, unsaturated cosmic rays, at most MAX_FIT_COSMIC_RAYS of them (evenly
     # spread over the labels), each with the ring of its free side neighbours
@@ -190,9 +192,16 @@ def spill_correction(idx: np.ndarray, label: np.ndarray, is_core: np.ndarray, n:
         chosen = chosen[np.linspace(0, chosen.size - 1, MAX_FIT_COSMIC_RAYS).astype(np.int64)]
     in_fit = np.zeros(n, dtype=bool)
     in_fit[chosen] = True
-    pick = in_fit[lab0]
-    ring_pix = np.concatenate([q[free & pick] for free, q in sides])
-    ring_lab = np.concatenate([lab0[free & pick] for free, _ in sides])
+    # the fitted cosmic rays' pixels first (a fifth of the chip's at most densities), then
+    # their free sides: four masks over those, not over every footprint pixel
+    pick = np.flatnonzero(in_fit[lab0])
+    lab_pick = lab0[pick]
+    ring_pix, ring_lab = [], []
+    for free, q in sides:
+        side_free = free[pick]
+        ring_pix.append(q[pick][side_free])
+        ring_lab.append(lab_pick[side_free])
+    ring_pix, ring_lab = np.concatenate(ring_pix), np.concatenate(ring_lab)
     key = sorted_unique(ring_pix * n + ring_lab)
     ring_pix, ring_lab = np.divmod(key, n)
     # a ring pixel reached by two cosmic rays, or touching another one's footprint, is shared
