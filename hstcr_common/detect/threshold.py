@@ -140,6 +140,34 @@ def _above_in_strips(image: np.ndarray, level, sigma, n_sigmas) -> list[np.ndarr
     return [np.concatenate(parts) for parts in found]
 
 
+def _seeds_among_grow_in_strips(image: np.ndarray, level, sigma, seed_sigma: float,
+                                grow_sigma: float) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_above_in_strips` for a seed and a lower grow threshold, the noise never
+    negative: the seeds are tested among each strip's grow pixels only (7% of the strip on
+    a 1000 s ACS/WFC dark), with the same float32 arithmetic on the same strip values
+    (one chip: 31-35 -> 28-33 ms)."""
+    ny, nx = image.shape
+    seeds, grows = [], []
+    n_seed, n_grow = np.float32(seed_sigma), np.float32(grow_sigma)
+    for start in range(0, ny, STRIP_ROWS):
+        stop = min(ny, start + STRIP_ROWS)
+        lv, sg, strip = _strip(level, start, stop), _strip(sigma, start, stop), image[start:stop]
+        limit = np.multiply(sg, n_grow, dtype=np.float32)
+        limit += lv
+        hit = np.flatnonzero(strip > limit)
+        value = strip.ravel()[hit]
+        sg_hit = sg.ravel()[hit] if np.ndim(sg) else sg
+        lv_hit = lv.ravel()[hit] if np.ndim(lv) else lv
+        seed_limit = np.multiply(sg_hit, n_seed, dtype=np.float32)
+        seed_limit += lv_hit
+        seed = hit[value > seed_limit]
+        hit += start * nx
+        seed += start * nx
+        grows.append(hit)
+        seeds.append(seed)
+    return np.concatenate(seeds), np.concatenate(grows)
+
+
 def _above_at(flat: np.ndarray, idx: np.ndarray, level, sigma, n_sigma: float) -> np.ndarray:
     """The pixels of ``idx`` above ``level + n_sigma * sigma``: with a map, the float32
     arithmetic of that expression over the frame, read at ``idx`` only."""
@@ -161,6 +189,9 @@ def hysteresis_pixels(image: np.ndarray, level, sigma, seed_sigma: float,
     and the same pixels as :func:`pixels_above` at each threshold.
     """
     if _held(level) or _held(sigma):
+        lowest = np.min(sigma) if np.ndim(sigma) else sigma
+        if grow_sigma <= seed_sigma and lowest >= 0:
+            return _seeds_among_grow_in_strips(image, level, sigma, seed_sigma, grow_sigma)
         seed, grow = _above_in_strips(image, level, sigma, (seed_sigma, grow_sigma))
         return seed, grow
     lowest = np.min(sigma) if np.ndim(sigma) else sigma

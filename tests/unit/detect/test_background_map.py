@@ -102,9 +102,17 @@ def test_detections_against_held_maps_are_those_against_arrays(shape, n_amp):
                               pixels_above(image, level_a, sigma_a, n))
         assert np.array_equal(pixels_above(image, level, sigma, n),
                               np.flatnonzero(image > level_a + np.float32(n) * sigma_a))
-    seeds, grow = hysteresis_pixels(image, level, sigma, 6.0, 2.0)
-    want_seeds, want_grow = hysteresis_pixels(image, level_a, sigma_a, 6.0, 2.0)
-    assert np.array_equal(seeds, want_seeds) and np.array_equal(grow, want_grow)
+    # seeds tested among each strip's grow pixels, or (a seed threshold below the grow one)
+    # both over the strips; with a scalar level or noise as well
+    for lv, sg, lv_a, sg_a in ((level, sigma, level_a, sigma_a), (level, 3.0, level_a, 3.0),
+                               (20.0, sigma, 20.0, sigma_a)):
+        for seed_sigma, grow_sigma in ((6.0, 2.0), (2.0, 2.0), (2.0, 6.0)):
+            seeds, grow = hysteresis_pixels(image, lv, sg, seed_sigma, grow_sigma)
+            want_seeds, want_grow = hysteresis_pixels(image, lv_a, sg_a, seed_sigma, grow_sigma)
+            assert np.array_equal(seeds, want_seeds) and np.array_equal(grow, want_grow)
+            assert np.array_equal(seeds, np.flatnonzero(
+                image > lv_a + np.float32(seed_sigma) * np.asarray(sg_a, np.float32)))
+            assert seeds.size
     # a scalar noise with a held level, and a held noise with a scalar level
     assert np.array_equal(pixels_above(image, level, 3.0, 5.0),
                           pixels_above(image, level_a, 3.0, 5.0))
