@@ -373,7 +373,9 @@ def _residual_rows(science_e, lvcol, accepted, count, total_e, smooth, telegraph
     x = np.subtract(science_e, lvcol, out=residual, dtype=np.float32)
     own = np.unpackbits(accepted, axis=-1, count=nx).view(bool)
     n_other = count - own.view(np.uint8)             # own implies count >= 1: no wrap
-    inv = _INVERSE_COUNT[n_other]                    # 1 / max(n_other, 1), one gather
+    # 1 / max(n_other, 1): a float32 division, twice as fast as a gather from a table of the
+    # 256 values (whose index is widened to intp first), and the same correctly rounded values
+    inv = np.divide(np.float32(1.0), np.maximum(n_other, 1), dtype=np.float32)
     none = n_other == 0
     np.multiply(x, own, out=reference)
     np.subtract(total_e, reference, out=reference)
@@ -392,14 +394,12 @@ def _residual_rows(science_e, lvcol, accepted, count, total_e, smooth, telegraph
         # so it gets the smooth map like any pixel (its blink, if any, stays in the energy)
         flat |= telegraph
         np.copyto(reference, smooth, where=flat)
-        np.copyto(ref_var, np.float32(0.0), where=flat)
+        # ref_var is finite and >= 0: times 0 where flat is the masked 0 (+0.0), ~5x faster
+        np.invert(flat, out=flat)
+        np.multiply(ref_var, flat, out=ref_var)
     np.subtract(x, reference, out=x)
     np.add(pixel_var, ref_var, out=pixel_var)
     np.sqrt(pixel_var, out=pixel_var)
-
-
-#: 1 / max(n, 1) for every count a uint8 can hold
-_INVERSE_COUNT = (1.0 / np.maximum(np.arange(256), 1)).astype(np.float32)
 
 
 def _detect_chip(chip, det, ref: ChipReference, member: int, levels: list[float],
