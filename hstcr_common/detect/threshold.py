@@ -282,17 +282,20 @@ def detect_threshold(chip: Chip, detector: Detector, params: ThresholdParams, *,
     # a bright neighbour (3 passes: chains of 3).
     cand = np.ones(seed_idx.size, dtype=bool)
     isolated = np.zeros(0, dtype=np.int64)   # the first pass's spikes (none: no spikes)
+    masked = bad                             # bad pixels and the spikes found so far
     for _ in range(SPIKE_PASSES):
         is_spike = np.zeros(seed_idx.size, dtype=bool)
-        is_spike[cand] = spike_flags(image, bad | spikes if isolated.size else bad,
-                                     seed_idx[cand], sigma, params.hot_neighbour_fraction,
+        is_spike[cand] = spike_flags(image, masked, seed_idx[cand], sigma,
+                                     params.hot_neighbour_fraction,
                                      params.hot_neighbour_sigma, level)
         if not is_spike.any():
             break
         new = seed_idx[is_spike]
         if not isolated.size:
             isolated = new          # first pass: no bright neighbour (CTE trail estimate)
+            masked = bad.copy()
         spikes.ravel()[new] = True
+        masked.ravel()[new] = True
         seed_idx = seed_idx[~is_spike]
         cand = _next_to_brighter(image, new, seed_idx)
     # the seeds: ``above`` less the spikes, saturated pixels included (never spikes)
