@@ -12,7 +12,9 @@ Issue 15's figures, measured in one run on the same machine and the same files:
   ``threshold`` defaults), ``ndimage.label``, per-cosmic-ray rows (pixels, energy, centroid,
   bounding box) written with pyarrow to Parquet.  No orbit, no deblending, no halo;
 * the ratios (goals: <= 1.0 for one dark, <= 0.8 for four), of the median wall times, of
-  the fastest runs and of the median CPU seconds (user + system of the process);
+  the fastest runs and of the median CPU seconds (user + system of the process), and the
+  median of the paired ratios: hstcr and the bare reference of one size run back to back in
+  every round, so a slow spell of a shared machine that spans the pair cancels;
 * start-up: import time and the first dark's extra cost over a steady-state dark
   (``python -c "import ...; first dark"``), and the per-stage seconds of a steady-state dark
   (``DarkResult["stages"]``);
@@ -121,6 +123,10 @@ BEST: dict = {}
 #: median CPU seconds (user + system) of each command's process tree: what a busy shared
 #: machine inflates less than the wall time (time spent waiting for a core is not counted)
 CPU: dict = {}
+#: every run's wall time (s) per command, in round order: a command's run in round k is next
+#: to the other commands' runs of round k (hstcr and the bare reference of one size run back
+#: to back), so their ratio round by round cancels a slow spell that spans the pair
+ROUNDS: dict = {}
 
 
 def _walls(commands: dict, repeat: int) -> dict:
@@ -142,6 +148,7 @@ def _walls(commands: dict, repeat: int) -> dict:
             after = resource.getrusage(resource.RUSAGE_CHILDREN)
             cpu[name].append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
     BEST.update({name: min(t) for name, t in times.items()})
+    ROUNDS.update(times)
     CPU.update({name: statistics.median(c) for name, c in cpu.items()})
     return {name: statistics.median(t) for name, t in times.items()}
 
@@ -241,6 +248,11 @@ def main() -> None:
         print("CPU seconds (user + system), medians: " + ", ".join(
             f"{n} dark{'s' if n > 1 else ''} {CPU[('threshold', n)]:.2f} / {CPU[('bare', n)]:.2f}"
             f" = {CPU[('threshold', n)] / CPU[('bare', n)]:.2f}" for n in (1, 4)))
+        paired = {n: sorted(a / b for a, b in zip(ROUNDS[("threshold", n)], ROUNDS[("bare", n)]))
+                  for n in (1, 4)}
+        print("paired ratios (hstcr / bare run back to back, median over the rounds, range): "
+              + ", ".join(f"{n} dark{'s' if n > 1 else ''} {statistics.median(r):.2f} "
+                          f"({r[0]:.2f}-{r[-1]:.2f})" for n, r in paired.items()))
         per_dark = (results[("threshold", 4)] - results[("threshold", 1)]) / 3
         per_bare = (results[("bare", 4)] - results[("bare", 1)]) / 3
         print(f"marginal per dark (T4 - T1) / 3: hstcr threshold {per_dark:.2f} s, "
