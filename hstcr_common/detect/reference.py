@@ -455,7 +455,8 @@ def _detect_chip(chip, det, ref: ChipReference, member: int, levels: list[float]
     comp = labels.ravel()[grow_idx]
     keep = np.bincount(comp[seeds.ravel()[grow_idx]], minlength=n + 1) > 0
     keep[0] = False
-    offsets = level_offsets(residual, labels, keep, bad | spikes, typical, ref.segments,
+    masked = bad | spikes
+    offsets = level_offsets(residual, labels, keep, masked, typical, ref.segments,
                             kept_idx=grow_idx[keep[comp]])
     # energies against level + reference + the offset left away from the cosmic rays:
     # image - background = residual - offset
@@ -466,11 +467,11 @@ def _detect_chip(chip, det, ref: ChipReference, member: int, levels: list[float]
     return ChipDetection(
         mask=Components(labels, keep, grow_idx), image_e=chip.science,
         background_e=(background, 0.0),
-        noise_e=typical, bad=bad | spikes,
+        noise_e=typical, bad=masked,
         halo_exclude=None if halo_exclude is None else halo_exclude | spikes,
         notes=[f"reference: levels {', '.join(f'{v:.2f}' for v in levels)} e-, offsets away "
                f"from the cosmic rays {', '.join(f'{v:+.3f}' for v in offsets)} e-, typical noise "
-               f"{typical:.2f} e-, {int(ref.telegraph.sum())} telegraph pixels never seeds, "
+               f"{typical:.2f} e-, {np.count_nonzero(ref.telegraph)} telegraph pixels never seeds, "
                f"{n_spikes} single-pixel changes (new hot or telegraph pixels) rejected, "
                f"{n_trail_seeds} pixels of their CTE trails kept from seeding"])
 

