@@ -69,11 +69,23 @@ def test_arm64_layers_and_code_fit_the_lambda_limit(build, tmp_path):
     assert not (site / "scipy" / "stats").exists()
     assert not (site / "pandas").exists()      # ppigrf's; hstcr reads its file without it
     assert not list(site.glob("pyarrow/*flight*"))
-    # handler code: hstcr_common and functions, no tests or caches
+    # handler code: hstcr_common and functions, no tests
     assert (code / "functions" / "process_dark.py").exists()
     assert (code / "hstcr_common" / "instruments" / "instruments.toml").exists()
     assert (code / "hstcr_common" / "lake" / "queries" / "rate_map.sql").exists()
-    assert not list(code.rglob("__pycache__"))
+    assert not list(code.rglob("tests"))
+    # bytecode for python3.12 (a read-only Lambda never caches its own), used unchecked: the
+    # zipped asset does not keep the sources' times.  This machine has a 3.12 (pyenv).
+    assert build.target_interpreter(build.TARGET_PYTHON), "no python3.12 to compile with"
+    for root, module in [(code, "hstcr_common/pipeline/process.py"), (code, "functions/process_dark.py"),
+                         (site, "numpy/__init__.py"), (site, "scipy/ndimage/_measurements.py"),
+                         (site, "astropy/io/fits/card.py"), (site, "pyarrow/parquet/core.py")]:
+        cached = Path(build.bytecode_path(str(root / module), build.TARGET_PYTHON))
+        header = cached.read_bytes()[:8]
+        assert header[4:8] == (1).to_bytes(4, "little"), f"{module}: not unchecked-hash bytecode"
+    # ... only for what the functions import (634 of 1050 modules, 12 of the 17 MB all would be)
+    n_py, n_pyc = len(list(site.rglob("*.py"))), len(list(site.rglob("*.cpython-312.pyc")))
+    assert 0 < n_pyc < 0.8 * n_py, (n_pyc, n_py)
 
 
 SMOKE = r"""
@@ -96,8 +108,16 @@ tables = {}
 for table in ("exposures", "cosmic_rays"):
     files = [os.path.join(d, f) for d, _, fs in os.walk(os.path.join(lake, table)) for f in fs if f.endswith(".parquet")]
     tables[table] = sum(pq.read_metadata(f).num_rows for f in files)
+# as in a Lambda, nothing was compiled and cached here (-B): every module the worker
+# imported from the layer or the code had its bytecode shipped
+import importlib.util
+shipped = json.loads(os.environ["SMOKE_PATH"])[:2]
+no_bytecode = sorted(m.__name__ for m in list(sys.modules.values())
+                     if (getattr(m, "__file__", None) or "").endswith(".py")
+                     and m.__file__.startswith(tuple(shipped))
+                     and not os.path.exists(importlib.util.cache_from_source(m.__file__)))
 import astroquery.mast  # the plan layer
-print(json.dumps({"result": out["results"][0], "rows": tables}))
+print(json.dumps({"result": out["results"][0], "rows": tables, "no_bytecode": no_bytecode}))
 """
 
 
@@ -106,7 +126,7 @@ def test_trimmed_host_layer_processes_a_synthetic_dark(build, tmp_path):
     host_python = platform.python_version()
     worker = build.build_layer("x86_64", host_python)
     plan = build.build_plan_layer("x86_64", host_python)
-    code = build.build_function_code(tmp_path / "function")
+    code = build.build_function_code(tmp_path / "function", host_python)
     from hstcr_common.synthetic import write_dark
 
     dark = write_dark("stis_ccd", tmp_path / "dark", seed=7)
@@ -122,11 +142,13 @@ def test_trimmed_host_layer_processes_a_synthetic_dark(build, tmp_path):
                SMOKE_LAYER=str(worker.site_dir), SMOKE_ITEM=json.dumps(item),
                HSTCR_LAKE=str(tmp_path / "lake"), HSTCR_RUNS="",
                XDG_CACHE_HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path))
-    # -I -S: no site-packages at all, only the stdlib and the trimmed layer + code
-    proc = subprocess.run([sys.executable, "-I", "-S", "-c", SMOKE], env=env, capture_output=True,
+    # -I -S: no site-packages at all, only the stdlib and the trimmed layer + code; -B: nothing
+    # cached at run time (Lambda's file system is read-only)
+    proc = subprocess.run([sys.executable, "-I", "-S", "-B", "-c", SMOKE], env=env, capture_output=True,
                           text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert report["result"]["status"] == "done", report
     assert report["result"]["n_cr"] > 0
     assert report["rows"] == {"exposures": 1, "cosmic_rays": report["result"]["n_cr"]}
+    assert report["no_bytecode"] == []
