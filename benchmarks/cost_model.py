@@ -32,6 +32,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import math
 import os
@@ -330,6 +331,9 @@ def main(argv=None) -> int:
                              % GROUP_SIZE)
     parser.add_argument("--json", help="also write the measurements here")
     args = parser.parse_args(argv)
+    # the Lambda ships bytecode for hstcr_common (layers/build.py); a fresh interpreter here
+    # has it only when it was compiled (PYTHONDONTWRITEBYTECODE keeps Python from caching it)
+    compileall.compile_dir(str(Path(__file__).resolve().parents[1] / "hstcr_common"), quiet=1)
 
     memory = args.memory or worker_memory_mb()
     rows = []
