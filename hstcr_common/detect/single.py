@@ -73,9 +73,9 @@ def dq_chip(chip: Chip, detector: Detector) -> ChipDetection:
                          neighbour_fraction=DQ_SPIKE_TEST.hot_neighbour_fraction,
                          neighbour_sigma=DQ_SPIKE_TEST.hot_neighbour_sigma)
     spikes &= ~saturated
-    mask = detect_dq(chip, detector, bad=bad | spikes, saturated=saturated)
-    noise = float(np.median(sigma[::7, ::7]))    # a smooth map: a sample gives its median
     masked = bad | spikes
+    mask = detect_dq(chip, detector, bad=masked, saturated=saturated)
+    noise = float(np.median(sigma[::7, ::7]))    # a smooth map: a sample gives its median
     offset = _energy_offset(chip, level, noise, mask | masked)
     return ChipDetection(
         mask=mask, image_e=chip.science, background_e=(level, offset), noise_e=noise,
