@@ -45,3 +45,33 @@ def test_unknown_instrument_is_a_clear_error(tmp_path):
     result = CliRunner().invoke(main, ["sample", "--instrument", "foc", "--out", str(tmp_path)])
     assert result.exit_code != 0
     assert "unknown instrument 'foc'" in result.output
+
+
+def test_a_quiet_run_imports_no_terminal_drawing(tmp_path):
+    """`hstcr run --quiet` draws nothing, so it does not import rich (~35 ms of start-up);
+    without --quiet the progress bar and table are there."""
+    import subprocess
+    import sys
+
+    from hstcr_common.synthetic import write_dark
+
+    write_dark("stis_ccd", tmp_path / "darks", seed=3)
+    code = ("import sys\n"
+            "from hstcr_common.cli import main\n"
+            "try:\n"
+            "    main(sys.argv[1:])\n"
+            "except SystemExit as exc:\n"
+            "    assert not exc.code, exc.code\n"
+            "print('rich imported' if any(m.split('.')[0] == 'rich' for m in sys.modules)"
+            " else 'no rich')\n")
+    args = ["run", str(tmp_path / "darks"), "--lake", str(tmp_path / "lake"), "--workers", "1",
+            "--method", "threshold"]
+    quiet = subprocess.run([sys.executable, "-c", code, *args, "--quiet"], capture_output=True,
+                           text=True)
+    assert quiet.returncode == 0, quiet.stderr[-2000:]
+    assert quiet.stdout.strip().splitlines()[-1] == "no rich"
+    loud = subprocess.run([sys.executable, "-c", code, *args, "--reprocess"],
+                          capture_output=True, text=True)
+    assert loud.returncode == 0, loud.stderr[-2000:]
+    assert loud.stdout.strip().splitlines()[-1] == "rich imported"
+    assert "cosmic rays" in loud.stdout
