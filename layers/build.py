@@ -251,7 +251,8 @@ def check_needed(site: Path) -> list[str]:
 #: Imports the modules a worker function can load (the handlers and every hstcr_common
 #: module, each tried) and prints the files of all modules then loaded, relative to their
 #: ``sys.path`` entry.  Run by this machine's Python in the project's environment: the
-#: layer's packages are the same releases, so the same files get imported there.
+#: layer holds the same packages, so the same files get imported there (a module missed
+#: only costs its compile at a cold start; the host smoke test lists any it imported).
 _TRACE_IMPORTS = r"""
 import ast, importlib, json, pathlib, pkgutil, sys
 import hstcr_common
@@ -317,8 +318,8 @@ def compile_bytecode(root: Path, python: str, files: list[str] | None = None) ->
     when given) with an interpreter of version ``python``; return how many files got one.
 
     Lambda's file system is read-only, so a module without bytecode is compiled from source at
-    every cold start and never cached: the worker's imports took 1.09-1.38 s with no bytecode
-    against 0.57-0.63 s with it (this machine, the host build).  ``unchecked-hash``
+    every cold start and never cached: the worker's imports took 1.47-1.65 s with no bytecode
+    against 0.55-0.72 s with it (this machine, the host build, ``python -S -B``).  ``unchecked-hash``
     bytecode is used as it is (PEP 552): the asset's zip does not keep the sources' mtimes,
     which timestamp-checked bytecode would compare.  Without an interpreter of that version
     the layer ships without bytecode (it works, its cold starts are slower), said on stderr.
