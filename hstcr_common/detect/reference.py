@@ -442,12 +442,18 @@ def _detect_chip(chip, det, ref: ChipReference, member: int, levels: list[float]
                              p.hot_neighbour_fraction, p.hot_neighbour_sigma)
         halo_exclude.ravel()[flagged[jumped]] = True
     significance = np.divide(residual, sigma, out=sigma)          # sigma is not needed again
-    seeds = (significance > p.seed_sigma) & ~bad & ~spikes & ~ref.telegraph
+    # each mask formed once and combined in place: 10 passes over the chip's bytes, not 16
+    masked = bad | spikes
+    searched = np.logical_not(masked)
+    seeds = np.greater(significance, p.seed_sigma)
+    n_spikes = int(np.count_nonzero(spikes & seeds))
+    seeds &= searched
+    seeds &= ~ref.telegraph
     seeds.ravel()[trail_idx] = False
-    n_spikes = int(np.count_nonzero(spikes & (significance > p.seed_sigma)))
-    grow = (significance > p.grow_sigma) & ~bad & ~spikes
+    grow = np.greater(significance, p.grow_sigma)
+    grow &= searched
     grow |= seeds
-    del significance
+    del significance, searched
     labels, n = ndimage.label(grow, structure=EIGHT)
     # the grow pixels listed once: the seeds, the kept pixels and labelling read them there
     grow_idx = np.flatnonzero(grow)
@@ -455,9 +461,11 @@ def _detect_chip(chip, det, ref: ChipReference, member: int, levels: list[float]
     comp = labels.ravel()[grow_idx]
     keep = np.bincount(comp[seeds.ravel()[grow_idx]], minlength=n + 1) > 0
     keep[0] = False
-    masked = bad | spikes
+    kept = keep[comp]
+    kept_idx, kept_comp = grow_idx[kept], comp[kept]
+    del kept
     offsets = level_offsets(residual, labels, keep, masked, typical, ref.segments,
-                            kept_idx=grow_idx[keep[comp]])
+                            kept_idx=kept_idx)
     # energies against level + reference + the offset left away from the cosmic rays:
     # image - background = residual - offset
     background = np.subtract(chip.science, residual, out=residual)
@@ -465,7 +473,7 @@ def _detect_chip(chip, det, ref: ChipReference, member: int, levels: list[float]
                                  background.shape[1])
     del reference
     return ChipDetection(
-        mask=Components(labels, keep, grow_idx), image_e=chip.science,
+        mask=Components(labels, keep, grow_idx, (kept_idx, kept_comp)), image_e=chip.science,
         background_e=(background, 0.0),
         noise_e=typical, bad=masked,
         halo_exclude=None if halo_exclude is None else halo_exclude | spikes,

@@ -297,6 +297,7 @@ def detect_threshold(chip: Chip, detector: Detector, params: ThresholdParams, *,
     labels, n = ndimage.label(grow, structure=EIGHT)
     keep = np.bincount(labels.ravel()[seed_idx], minlength=n + 1) > 0
     keep[0] = False
+    comp = None                   # the grow pixels' components, once read
     # pairs and clusters of hot pixels (and CTE trails): small components with sharp edges
     if params.reject_sharp_clusters:
         trail = trail_direction(image, bad, isolated, level, sigma)
@@ -304,6 +305,15 @@ def detect_threshold(chip: Chip, detector: Detector, params: ThresholdParams, *,
                                trail_dy=trail, saturated=saturated)
         keep &= ~hot
         if hot.any():
-            spikes.ravel()[grow_idx[hot[labels.ravel()[grow_idx]]]] = True
-    mask = Components(labels, keep, grow_idx) if return_components else keep[labels]
+            comp = labels.ravel()[grow_idx]
+            spikes.ravel()[grow_idx[hot[comp]]] = True
+    if not return_components:
+        mask = keep[labels]
+    else:
+        # the kept pixels listed here, where the grow pixels' components are read anyway
+        # (labelling would read them again)
+        if comp is None:
+            comp = labels.ravel()[grow_idx]
+        kept = keep[comp]
+        mask = Components(labels, keep, grow_idx, (grow_idx[kept], comp[kept]))
     return (mask, spikes) if return_spikes else mask

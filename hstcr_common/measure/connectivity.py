@@ -30,12 +30,24 @@ class Components(NamedTuple):
     #: int64, sorted: the flat indices of every labelled pixel, when the detection listed
     #: them (None: found from ``label_image``, a pass over the frame)
     pixels: np.ndarray | None = None
+    #: (int64 sorted, int): the kept components' pixels (flat indices) and their component,
+    #: when the detection had them at hand (None: read from ``label_image`` at ``pixels``)
+    kept: tuple[np.ndarray, np.ndarray] | None = None
 
     def labelled_pixels(self) -> np.ndarray:
         """Sorted flat indices of every labelled pixel (kept or not)."""
         if self.pixels is not None:
             return self.pixels
         return np.flatnonzero(self.label_image)
+
+    def kept_pixels(self) -> tuple[np.ndarray, np.ndarray]:
+        """Sorted flat indices of the kept components' pixels, and their component."""
+        if self.kept is not None:
+            return self.kept
+        idx = self.labelled_pixels()
+        comp = self.label_image.ravel()[idx]
+        wanted = self.keep[comp]
+        return idx[wanted], comp[wanted]
 
 
 def neighbour_positions(idx: np.ndarray, shape: tuple[int, int],

@@ -71,10 +71,8 @@ def _components(mask: np.ndarray | None, components: tuple[np.ndarray, np.ndarra
     # the caller labelled a superset already (hysteresis): keep the wanted components
     components = Components(*components)        # a plain (label_image, keep) pair too
     comp_image, keep = components.label_image, components.keep
-    idx = components.labelled_pixels()
-    comp = comp_image.ravel()[idx]
-    wanted = keep[comp]
-    return idx[wanted], comp[wanted], lambda: comp_image == 0, comp_image.shape, keep.size - 1
+    idx, comp = components.kept_pixels()
+    return idx, comp, lambda: comp_image == 0, comp_image.shape, keep.size - 1
 
 
 def _renumber(segment: np.ndarray) -> tuple[np.ndarray, int]:

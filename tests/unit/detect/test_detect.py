@@ -440,3 +440,27 @@ def test_searched_area_counts_bad_pixels_with_an_unmasked_neighbour_on_the_chip(
         blind = sum(bool(bad[y, x]) and padded[y:y + 3, x:x + 3].all()
                     for y in range(6) for x in range(8))
         assert searched_pixel_count(bad) == bad.size - blind
+
+
+def test_threshold_lists_the_kept_pixels_of_its_components():
+    """``detect_threshold`` hands labelling its kept components' pixels (flat indices and
+    component), with hot clusters rejected after labelling: the list equals what the label
+    image and ``keep`` give, and the list derived when a detection gives none."""
+    from hstcr_common.detect import detect_threshold
+    from hstcr_common.measure import Components
+
+    det = get_detector("acs_wfc")
+    truth = simulate_chip(det, shape=(256, 384), exposure_s=1000.0, rng=4,
+                          fixed_pattern_seed=2, hot_pixel_fraction=0.01,
+                          unflagged_hot_fraction=0.8)
+    chip = Chip("WFC1", 1, science=truth.science_e, dq=truth.dq, gain=2.0,
+                read_noise_e=truth.read_noise_e)
+    comps, spikes = detect_threshold(chip, det, ThresholdParams(), return_components=True,
+                                     return_spikes=True)
+    idx, comp = comps.kept
+    assert idx.size > 100 and spikes.any()
+    assert np.array_equal(idx, np.flatnonzero(comps.keep[comps.label_image]))
+    assert np.array_equal(comp, comps.label_image.ravel()[idx])
+    derived = Components(comps.label_image, comps.keep, comps.pixels).kept_pixels()
+    assert np.array_equal(idx, derived[0]) and np.array_equal(comp, derived[1])
+

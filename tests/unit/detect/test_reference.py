@@ -452,3 +452,34 @@ def test_lower_median_is_the_partition_order_statistic(k):
     np.testing.assert_array_equal(lower_median(data), np.partition(data, rank, axis=0)[rank])
     data[0, 3, 4] = np.nan
     np.testing.assert_array_equal(lower_median(data), np.partition(data, rank, axis=0)[rank])
+
+
+def test_the_kept_pixels_handed_to_labelling_are_the_label_images(monkeypatch):
+    """The detection lists its kept components' pixels for labelling (read once, where the
+    grow pixels' components are at hand): the list is exactly what the label image and
+    ``keep`` give, cosmic rays, hot clusters and telegraph pixels present."""
+    import hstcr_common.detect.reference as reference
+    from hstcr_common.measure import Components
+
+    hot = _hot_pattern(np.random.default_rng(5))
+    crs = {0: [(50, 60, 2000.0), (120, 200, 800.0), (200, 30, 1500.0)]}
+    darks = _group(4, hot, crs, seed=6)
+    ref = build_reference([rows_of_dark(d) for d in darks])
+    seen = []
+    detect_chip = reference._detect_chip
+
+    def spy(*args, **kwargs):
+        found = detect_chip(*args, **kwargs)
+        seen.append(found.mask)
+        return found
+
+    monkeypatch.setattr(reference, "_detect_chip", spy)
+    catalog, _ = find_cosmic_rays_reference(darks[0], ref)
+    assert len(catalog) == 3 and len(seen) == 1
+    comps = seen[0]
+    idx, comp = comps.kept
+    assert idx.size >= 3 * 9
+    derived = Components(comps.label_image, comps.keep, comps.pixels).kept_pixels()
+    assert np.array_equal(idx, derived[0]) and np.array_equal(comp, derived[1])
+    assert np.array_equal(idx, np.flatnonzero(comps.keep[comps.label_image]))
+    assert np.array_equal(comp, comps.label_image.ravel()[idx])
