@@ -233,15 +233,19 @@ def load_ir_dark(hdul: fits.HDUList, *, detector: Detector, source: str,
                              f"{', '.join(_RATE_UNITS)}", source, "load")
         bunits.add(unit)
         base, is_rate = _RATE_UNITS[unit]
-        values = np.asarray(data, dtype=np.float32)[inner]
+        # written straight into the ramp (float32 arithmetic, as a float32 copy would give):
+        # no read-sized temporaries
+        out = reads[k]
+        values = np.asarray(data)[inner]
         if is_rate:
             # rate x time = accumulated signal; a zero-time read already is accumulated signal
             factor = np.where(time_arr > 0, time_arr, 1.0).astype(np.float32)
-            values = values * factor
+            np.multiply(values, factor, out=out, dtype=np.float32)
+        else:
+            out[...] = values
         if base == "COUNTS":
-            values = values * np.float32(gain if gain is not None else detector.typical_gain)
+            out *= np.float32(gain if gain is not None else detector.typical_gain)
             used_gain = True
-        reads[k] = values
         dq_hdu = ext["DQ"].get(extver)
         if dq_hdu is not None:
             dq = _constant_or_array(dq_hdu, full, f"DQ,{extver}", source)
