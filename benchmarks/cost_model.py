@@ -72,10 +72,11 @@ S3_GETS_PER_DARK = 2
 #: it the one read last?) ...
 S3_GETS_PER_GROUPED_DARK = 3
 #: ... and the child adds per group: PUT its receipt and the reference (put_requests), two
-#: LISTs, and six GET/HEADs (is the reference or every dark there already, read it back)
+#: LISTs, and five GET/HEADs (is the reference or every dark there already; the reference's
+#: HEAD once written, so its darks search with the one built, never reading it back)
 S3_PUTS_PER_GROUP = 1
 S3_LISTS_PER_GROUP = 2
-S3_GETS_PER_GROUP = 6
+S3_GETS_PER_GROUP = 5
 #: pyarrow's S3 upload part: a larger object goes up as a multipart upload
 S3_PART_BYTES = 10 * 2**20
 
@@ -140,9 +141,10 @@ print(json.dumps({"n_cr": res["n_cr"], "import_s": t_import, "first_s": runs[0],
                   "peak_rss_mb": peak_rss_mb(), "bytes": bytes_per_dark(lake, 1)}))
 """
 
-#: A group, ``auto``, as its reference child runs it: the reference built (cold, then
-#: ``repeat`` warm builds), then every dark searched against it ``1 + repeat`` times (the
-#: reference read back once per round), and the time to keep a dark's SCI + DQ in /tmp
+#: A group, ``auto``, as its reference child runs it: in each of ``1 + repeat`` rounds (the
+#: first cold) the reference built, then every dark searched against it (with the reference
+#: the build kept, as the child does: it is not read back), and the time to keep a dark's
+#: SCI + DQ in /tmp
 CHILD_AUTO = CHILD_COMMON + r"""
 t0 = time.perf_counter()
 from hstcr_common.lake import Lake
@@ -150,16 +152,13 @@ from hstcr_common.model import AutoParams
 from hstcr_common.pipeline import groups, process_item
 t_import = time.perf_counter() - t0
 items, lake, repeat = json.loads(sys.argv[1]), sys.argv[2], int(sys.argv[3])
-builds = []
+builds, runs = [], []
 for _ in range(1 + repeat):
     t = time.perf_counter()
     ref = groups.build_group_reference(items, Lake(lake), AutoParams(), reprocess=True)
     builds.append(time.perf_counter() - t)
     if ref["path"] is None:
         raise SystemExit(f"no reference: {ref['reason']}")
-runs = []
-for _ in range(1 + repeat):
-    groups.forget_reference()               # the reference child reads it back once
     for item in items:
         t = time.perf_counter()
         res = process_item(dict(item, reference=ref["path"]), lake=lake, method="auto",
@@ -186,7 +185,6 @@ methods = set(ds.dataset(os.path.join(lake, "exposures"), format="parquet",
 if methods != {"reference"}:
     raise SystemExit(f"expected every dark searched against the reference, got {methods}")
 print(json.dumps({"n_cr": res["n_cr"], "import_s": t_import, "first_s": builds[0],
-                  # a repeat's mean: its first search also reads the reference back
                   "build_s": min(builds[1:]),
                   "process_s": min(sum(runs[k:k + len(items)]) / len(items)
                                    for k in range(len(items), len(runs), len(items))),
@@ -216,8 +214,9 @@ def measure(detector: str, repeat: int = 2, method: str = "threshold") -> dict:
 
     ``method`` "auto" (CCDs): a group of :data:`GROUP_SIZE` darks of one set-up, its
     reference built (``build_s``: best of the warm builds) and every dark searched against
-    it (``process_s``: the best warm round's mean search, one read of the reference from the
-    lake included), ``stage_s``: writing one dark's SCI + DQ to a local file."""
+    it (``process_s``: the best warm round's mean search, with the reference the build kept,
+    as the reference child searches), ``stage_s``: writing one dark's SCI + DQ to a local
+    file."""
     from hstcr_common.instruments import get_detector
     from hstcr_common.synthetic import write_sample
 
@@ -250,9 +249,10 @@ def lambda_seconds(m: dict, memory_mb: int) -> tuple[float, float]:
     warm = m["process_s"] * cpu + fetch_s
     if "build_s" in m:
         # auto: the group's reference child reads each dark once (fetch_s) into /tmp, builds
-        # the reference from the copies (its share here), reads the reference back once and
-        # searches every dark from its copy; the darks it searched get no child of their own
-        warm += m["stage_s"] + (m["build_s"] * cpu + m["reference_bytes"] / S3_READ_BYTES_PER_S) / m["group"]
+        # the reference from the copies (its share here), writes it and searches every dark
+        # from its copy with the reference it built; the darks it searched get no child of
+        # their own
+        warm += m["stage_s"] + m["build_s"] * cpu / m["group"]
         cold = (m["import_s"] + m["first_s"] - m["build_s"]) * cpu
     else:
         cold = (m["import_s"] + m["first_s"] - m["process_s"]) * cpu
@@ -350,8 +350,8 @@ def main(argv=None) -> int:
           f"{max(1.0, FULL_VCPU_MB / memory):.2f} (CPU share) + S3 read at "
           f"{S3_READ_BYTES_PER_S / 1e6:.0f} MB/s of {FETCHED_FRACTION:.0%} of the input"
           + ("; auto: the group's reference child reads each dark once into /tmp, builds the "
-             f"reference (shared by its {GROUP_SIZE} darks, as is one read of the reference and the "
-             "child itself) and searches each dark from its copy" if
+             f"reference (shared by its {GROUP_SIZE} darks, as is the child itself), writes it and "
+             "searches each dark from its copy with the reference it built" if
              args.method == "auto" else "") + ":")
     print("\n".join(lambda_table(rows, memory, args.darks)))
     over = [m["detector"] for m, _ in rows if m["peak_rss_mb"] > memory]

@@ -9,8 +9,9 @@ and searches the darks it read against the reference while its time allows
 reports that receipt when there is one, else reads the reference receipt
 (:func:`resolve_reference`) and searches the dark itself, or, when the build failed or never
 finished, searches it alone with ``threshold``, saying why in ``exposures``.  Reading each
-dark once instead of twice (the build's read, then its own child's) and the reference once per
-group instead of once per dark is what the group's darks cost less for (``docs/aws.md``, Cost).
+dark once instead of twice (the build's read, then its own child's) and the reference never
+(the child searches with the one it built, :func:`hstcr_common.pipeline.groups.remember_reference`)
+is what the group's darks cost less for (``docs/aws.md``, Cost).
 """
 
 from __future__ import annotations

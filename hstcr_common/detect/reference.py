@@ -30,16 +30,13 @@ in two steps that each hold about one dark in memory, whatever the group's size:
 
 The reference is small beside the group (per chip a float32 sum, a count, a telegraph mask
 and one bit per dark and pixel: ~90 MB for ACS/WFC plus 2 MB per dark) and serialises to
-bytes (:meth:`GroupReference.to_bytes`), so it is built once per group and each dark is then
+bytes (:meth:`.group_reference.GroupReference.to_bytes`), so it is built once per group and each dark is then
 searched on its own (one pool task, one Lambda).
 """
 
 from __future__ import annotations
 
-import io
-import json
 import math
-from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
@@ -50,10 +47,9 @@ from ..model import AutoParams, CosmicRayCatalog, Dark, DetectionSummary, HstcrE
 from .catalogue import ChipDetection, catalog_and_summary
 from .dq import bad_pixel_mask
 from .hotpixels import spike_flags, trail_allowance, trail_direction, trail_profile
-from .local_background import (BackgroundMap, amplifiers_per_chip, background_grids,
-                               offsets_away_from)
+from .group_reference import ChipReference, GroupReference
+from .local_background import amplifiers_per_chip, offsets_away_from
 from .order_statistics import lower_median
-from .packing import PACKING, pack, unpack
 from .strips import DarkRows
 from .threshold import find_spikes
 
@@ -67,141 +63,6 @@ MAD_SIGMA = 1.4826
 STRIP_BYTES = 4 * 1024 * 1024
 #: rows sampled per dark and chip for its background levels: blocks x rows per block
 LEVEL_BLOCKS, LEVEL_BLOCK_ROWS = 16, 8
-
-
-@dataclass
-class ChipReference:
-    """The reference of one chip (see the module docstring).
-
-    Attributes
-    ----------
-    name : str
-    total_e : ndarray, float32 (ny, nx)
-        Sum of the accepted darks' values (e-, levels removed).
-    count : ndarray, uint8 (ny, nx)
-        Number of accepted darks.
-    accepted : ndarray, uint8 (ndarks, ny, ceil(nx / 8))
-        Which darks were accepted, bit-packed along rows (:func:`numpy.packbits`).
-    telegraph : ndarray of bool (ny, nx)
-    segments : list of (int, int)
-        Amplifier column ranges; each dark has a level per range.
-    smooth : list of dict, optional
-        The smooth map of the group's mean (:func:`.local_background.background_grids`:
-        box grids per amplifier region); None for a reference stored before it existed
-        (then computed when searching).
-    """
-
-    name: str
-    total_e: np.ndarray
-    count: np.ndarray
-    accepted: np.ndarray
-    telegraph: np.ndarray
-    segments: list[tuple[int, int]]
-    smooth: list | None = None
-
-    def smooth_grids(self, n_amplifiers: int = 1) -> list:
-        """:attr:`smooth`, computed from the group's mean the first time it is asked for."""
-        if self.smooth is None:
-            self.smooth = background_grids(self.mean_e(), self.count == 0,
-                                           n_amplifiers=n_amplifiers)
-        return self.smooth
-
-    def smooth_map(self, n_amplifiers: int = 1) -> BackgroundMap:
-        """The smooth map of the group's mean (e-), held as its box grids: the residual
-        reads it a strip of rows at a time (``np.asarray`` gives the float32 frame)."""
-        return BackgroundMap(self.smooth_grids(n_amplifiers), self.shape)
-
-    def mean_e(self) -> np.ndarray:
-        """Mean of the accepted darks (e-, levels removed; 0 where none was)."""
-        return self.total_e / np.maximum(self.count, 1).astype(np.float32)
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        return self.total_e.shape
-
-
-@dataclass
-class GroupReference:
-    """A group's reference: every chip, the members and their levels.
-
-    Attributes
-    ----------
-    members : list of str
-        Datasets, in the order of ``accepted``.
-    levels : dict
-        dataset -> per chip, per segment background level (e-).
-    chips : list of ChipReference
-    detector : str
-        Detector id.
-    center : str
-        "lower median" (>= 4 darks) or "minimum" (2 or 3 darks): the clipping centre.
-    meta : dict
-        JSON-able: the group's description, key, parameters hash, software version ...
-    """
-
-    members: list[str]
-    levels: dict[str, list[list[float]]]
-    chips: list[ChipReference]
-    detector: str
-    center: str
-    meta: dict = field(default_factory=dict)
-
-    @property
-    def size(self) -> int:
-        return len(self.members)
-
-    def to_bytes(self) -> bytes:
-        """An ``.npz`` holding everything, each array zstd-compressed (floats byte-shuffled).
-
-        Every dark's search downloads its group's reference: on AWS that read was as long as
-        the search itself for ACS/WFC (94 MB, ~1.2 s at 80 MB/s).  Compressed it is ~60 MB:
-        the counts, acceptance bits and telegraph flags shrink 10-100x, the sums ~17% once
-        their bytes are grouped by significance (sign and exponent bytes repeat)."""
-        head = {"members": self.members, "levels": self.levels, "detector": self.detector,
-                "center": self.center, "meta": self.meta, "encoding": PACKING,
-                "chips": [{"name": c.name, "segments": c.segments,
-                           "smooth": None if c.smooth is None else
-                           [{"x0": g["x0"], "x1": g["x1"]} for g in c.smooth]}
-                          for c in self.chips]}
-        plain = {}
-        for i, c in enumerate(self.chips):
-            plain[f"total_{i}"] = c.total_e
-            plain[f"count_{i}"] = c.count
-            plain[f"accepted_{i}"] = c.accepted
-            plain[f"telegraph_{i}"] = np.packbits(c.telegraph, axis=-1)
-            for a, g in enumerate(c.smooth or []):
-                plain[f"smooth_{i}_{a}"] = g["level"]
-        head["arrays"] = {k: {"dtype": np.asarray(v).dtype.str, "shape": list(np.shape(v))}
-                          for k, v in plain.items()}
-        arrays = {"head": np.frombuffer(json.dumps(head).encode(), dtype=np.uint8)}
-        arrays.update({k: pack(np.asarray(v)) for k, v in plain.items()})
-        buf = io.BytesIO()
-        np.savez(buf, **arrays)
-        return buf.getvalue()
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> "GroupReference":
-        with np.load(io.BytesIO(data)) as z:
-            head = json.loads(bytes(z["head"]).decode())
-            described = head.get("arrays")         # None: an uncompressed reference
-
-            def array(name):
-                return z[name] if described is None else unpack(z[name], described[name])
-
-            chips = []
-            for i, c in enumerate(head["chips"]):
-                total = array(f"total_{i}")
-                smooth = c.get("smooth")
-                if smooth is not None:
-                    smooth = [{**g, "level": array(f"smooth_{i}_{a}")}
-                              for a, g in enumerate(smooth)]
-                chips.append(ChipReference(
-                    c["name"], total, array(f"count_{i}"), array(f"accepted_{i}"),
-                    np.unpackbits(array(f"telegraph_{i}"), axis=-1,
-                                  count=total.shape[1]).astype(bool),
-                    [tuple(s) for s in c["segments"]], smooth))
-        return cls(head["members"], head["levels"], chips, head["detector"], head["center"],
-                   head["meta"])
 
 
 # --------------------------------------------------------------------------- building
@@ -581,15 +442,3 @@ def find_cosmic_rays_reference(dark: Dark, reference: GroupReference,
         f"group of {reference.size} darks")
     summary.group_size = reference.size
     return catalog, summary
-
-
-def reference_memory_bytes(reference: GroupReference) -> int:
-    """Bytes the reference's arrays hold."""
-    return int(sum(c.total_e.nbytes + c.count.nbytes + c.accepted.nbytes + c.telegraph.nbytes
-                   for c in reference.chips))
-
-
-def expected_reference_bytes(shape: tuple[int, int], n_chips: int, n_darks: int) -> int:
-    """Bytes of a reference of ``n_darks`` darks of ``n_chips`` chips of ``shape``."""
-    ny, nx = shape
-    return n_chips * ny * (nx * 6 + n_darks * math.ceil(nx / 8))

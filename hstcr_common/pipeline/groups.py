@@ -82,11 +82,15 @@ def forget_reference() -> None:
     _LAST_REFERENCE.clear()
 
 
-def read_reference(lake: Lake, path: str) -> GroupReference:
-    """The group reference at ``path``; the one read last is reused while the file is
-    unchanged (same size and modification time)."""
+def _reference_key(lake: Lake, path: str) -> tuple:
     info = lake.fs.get_file_info(path)
-    key = (lake.uri, path, info.size, info.mtime_ns)
+    return (lake.uri, path, info.size, info.mtime_ns)
+
+
+def read_reference(lake: Lake, path: str) -> GroupReference:
+    """The group reference at ``path``; the one read (or built and written) last is reused
+    while the file is unchanged (same size and modification time)."""
+    key = _reference_key(lake, path)
     if _LAST_REFERENCE.get("key") == key:
         return _LAST_REFERENCE["reference"]
     forget_reference()                      # never two held at once
@@ -94,6 +98,16 @@ def read_reference(lake: Lake, path: str) -> GroupReference:
         reference = GroupReference.from_bytes(f.read())
     _LAST_REFERENCE.update(key=key, reference=reference)
     return reference
+
+
+def remember_reference(lake: Lake, path: str, reference: GroupReference) -> None:
+    """Keep a reference this process has just written to ``path`` as the one read last:
+    its darks searched next here (a reference child's, a single worker's) take it as
+    :func:`read_reference` would have read it back (:meth:`GroupReference.as_stored`), at
+    the cost of one HEAD instead of a GET of the whole file (~60 MB for ACS/WFC) and its
+    decompression."""
+    forget_reference()
+    _LAST_REFERENCE.update(key=_reference_key(lake, path), reference=reference.as_stored())
 
 
 def plan_auto(items: list[WorkItem], params: AutoParams) -> tuple[list[list[WorkItem]], list[WorkItem]]:
@@ -180,6 +194,8 @@ def build_group_reference(members: list[WorkItem], lake: Lake, params: AutoParam
         meta = {"description": description, "name": name, "params_hash": params_key,
                 "software_version": SOFTWARE_VERSION,
                 "how": sorted({d.how for d in opened})}
+        # the last group's reference, if this process holds one, goes before this one is built
+        forget_reference()
         try:
             reference = build_reference(opened, params, meta=meta)
         except Exception as exc:  # noqa: BLE001 - the group's darks fall back, saying why
@@ -187,6 +203,7 @@ def build_group_reference(members: list[WorkItem], lake: Lake, params: AutoParam
                     "reason": f"{description}: reference failed ({type(exc).__name__}: {exc}); "
                               "threshold with hot-pixel rejection"}
         path = write_reference(lake, name, reference.to_bytes())
+        remember_reference(lake, path, reference)
         return {"path": path, "reason": description, "members": reference.members,
                 "status": "built", "errors": errors}
     finally:
