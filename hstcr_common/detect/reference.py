@@ -30,7 +30,7 @@ in two steps that each hold about one dark in memory, whatever the group's size:
 
 The reference is small beside the group (per chip a float32 sum, a count, a telegraph mask
 and one bit per dark and pixel: ~90 MB for ACS/WFC plus 2 MB per dark) and serialises to
-bytes (:meth:`.group_reference.GroupReference.to_bytes`), so it is built once per group and each dark is then
+bytes (:mod:`.group_reference`), so it is built once per group and each dark is then
 searched on its own (one pool task, one Lambda).
 """
 
