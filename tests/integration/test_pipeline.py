@@ -299,6 +299,27 @@ def test_pipeline_imports_only_the_worker_stack():
     assert res.returncode == 0, res.stdout + res.stderr
 
 
+def test_a_dark_processed_in_a_fresh_worker_imports_no_astropy_units(darks, tmp_path):
+    """The worker reads FITS with astropy.io.fits and nothing else of astropy: its units and
+    constants (~0.1-0.2 s of every start, each Lambda cold start included) stay unloaded.
+    astropy 8.0's astropy.utils.data imports astropy.units as it loads (7.2 does not), which is
+    why the lock holds astropy 7.2 (pyproject.toml)."""
+    import subprocess
+    import sys
+    item = next(it for it in items_from_folder(str(darks / "stis_ccd"))
+                if it["dataset"] + "_flt.fits" != CORRUPT)
+    code = ("import json, sys\n"
+            "from hstcr_common.pipeline import process_item\n"
+            f"r = process_item(json.loads({json.dumps(json.dumps(item))}), "
+            f"lake={str(tmp_path / 'lake')!r}, method='threshold')\n"
+            "assert r['status'] == 'done', r\n"
+            "print([m for m in ('astropy.units', 'astropy.constants', 'astropy.coordinates', "
+            "'astropy.time') if m in sys.modules])")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert res.stdout.strip().splitlines()[-1] == "[]", res.stdout
+
+
 def test_killed_worker_fails_only_its_dark(darks, tmp_path, monkeypatch):
     """A worker process killed mid-dark (as by the OOM killer) breaks the pool; the run retries
     the other darks alone and records one failure for the killed one."""
