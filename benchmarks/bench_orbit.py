@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import time
 from pathlib import Path
 
@@ -23,17 +22,10 @@ from astropy.io import fits
 from hstcr_common.ephemeris import geomag
 from hstcr_common.ephemeris import orbit
 
+from _timing import median_time
+
 SHARED = Path(os.environ.get("HSTCR_SHARED", Path(__file__).resolve().parents[2] / "shared"))
 FIXTURES = SHARED / "fixtures" / "hst" / "stis_ccd"
-
-
-def median_time(func, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def main() -> None:

@@ -19,25 +19,16 @@ and the ratios (baseline / hstcr: how many times faster).  Both answers are chec
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 
 from hstcr_common.detect.order_statistics import lower_median, median_of_slabs
 from hstcr_common.detect.reference import STRIP_BYTES, _reference_strip
 
+from _timing import best
+
 #: an ACS/WFC chip (rows, columns) and chips per dark
 CHIP, CHIPS = (2048, 4096), 2
-
-
-def best(fn, repeat: int) -> float:
-    """Fastest of ``repeat`` calls (s): the least disturbed by a shared machine."""
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def main() -> None:

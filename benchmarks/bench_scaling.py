@@ -29,7 +29,6 @@ pixels grows ~1x when only the frame grows 8x, and ~8x when the cosmic rays do.
 from __future__ import annotations
 
 import argparse
-import time
 
 from scipy import ndimage
 
@@ -40,19 +39,10 @@ from hstcr_common.measure import EIGHT, label_cosmic_rays, measure_cosmic_rays, 
 from hstcr_common.model import Chip, LabelParams, ThresholdParams
 from hstcr_common.synthetic import simulate_chip
 
+from _timing import best
+
 EXPOSURE_S = 1000.0
 STEPS = ("label", "measure", "spill", "count")
-
-
-def best(fn, repeat: int) -> float:
-    """Best wall time of ``repeat`` calls (s): the machine is shared, the minimum is the
-    run least disturbed."""
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def chip_with(det, shape: tuple[int, int], n_cosmic_rays: int, seed: int) -> Chip:
