@@ -42,7 +42,7 @@ from typing import Sequence
 import numpy as np
 from scipy import ndimage
 
-from ..measure import EIGHT, Components, robust_background
+from ..measure import EIGHT, Components, kept_of, robust_background
 from ..model import AutoParams, CosmicRayCatalog, Dark, DetectionSummary, HstcrError
 from .catalogue import ChipDetection, catalog_and_summary
 from .dq import bad_pixel_mask
@@ -322,9 +322,7 @@ def _detect_chip(chip, det, ref: ChipReference, member: int, levels: list[float]
     comp = labels.ravel()[grow_idx]
     keep = np.bincount(comp[seeds.ravel()[grow_idx]], minlength=n + 1) > 0
     keep[0] = False
-    kept = keep[comp]
-    kept_idx, kept_comp = grow_idx[kept], comp[kept]
-    del kept
+    kept_idx, kept_comp = kept_of(keep, grow_idx, comp)
     offsets = level_offsets(residual, labels, keep, masked, typical, ref.segments,
                             kept_idx=kept_idx)
     # energies against level + reference + the offset left away from the cosmic rays:

@@ -18,7 +18,8 @@ import numpy as np
 from scipy import ndimage
 
 from ..instruments import Detector
-from ..measure import EIGHT, NEIGHBOURS_8, Components, background_at, robust_background
+from ..measure import (EIGHT, NEIGHBOURS_8, Components, background_at, kept_of,
+                       robust_background)
 from ..model import Chip, ThresholdParams
 from .dq import bad_pixel_mask, saturated_mask
 from .hotpixels import sharp_components, spike_flags, trail_direction
@@ -314,6 +315,5 @@ def detect_threshold(chip: Chip, detector: Detector, params: ThresholdParams, *,
         # (labelling would read them again)
         if comp is None:
             comp = labels.ravel()[grow_idx]
-        kept = keep[comp]
-        mask = Components(labels, keep, grow_idx, (grow_idx[kept], comp[kept]))
+        mask = Components(labels, keep, grow_idx, kept_of(keep, grow_idx, comp))
     return (mask, spikes) if return_spikes else mask

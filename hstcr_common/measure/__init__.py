@@ -18,6 +18,7 @@ _EXPORTS = {
     "contains": "connectivity",
     "CosmicRayLabels": "labelled",
     "grow_halo": "halo",
+    "kept_of": "connectivity",
     "label_cosmic_rays": "label",
     "mask_components": "label",
     "measure_cosmic_rays": "moments",

@@ -45,9 +45,15 @@ class Components(NamedTuple):
         if self.kept is not None:
             return self.kept
         idx = self.labelled_pixels()
-        comp = self.label_image.ravel()[idx]
-        wanted = self.keep[comp]
-        return idx[wanted], comp[wanted]
+        return kept_of(self.keep, idx, self.label_image.ravel()[idx])
+
+
+def kept_of(keep: np.ndarray, pixels: np.ndarray,
+            component: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The pixels (and their component) whose component is kept: :attr:`Components.kept`
+    from the labelled pixels and their components."""
+    wanted = keep[component]
+    return pixels[wanted], component[wanted]
 
 
 def neighbour_positions(idx: np.ndarray, shape: tuple[int, int],
