@@ -198,6 +198,24 @@ def _methods_used(lake: Path) -> str:
     return ", ".join(f"{n} x {m}" for m, n in sorted(used.items())) or "no rows"
 
 
+def budget_line(t1: float, t4: float, bare1: float, bare4: float, goal: float = 0.8) -> str:
+    """What the four-dark goal asks of each dark, from the four whole-process medians (s).
+
+    Each process costs F + n * m (a fixed cost F: interpreter, imports, the first dark's
+    first touch of its memory; m per dark).  With hstcr's F as measured, four darks at
+    ``goal`` x the bare reference leave (goal * bare4 - F) / 4 per dark: the line prints that
+    budget beside the measured m, both also as multiples of the bare reference's own m.
+    """
+    m, m_bare = (t4 - t1) / 3, (bare4 - bare1) / 3
+    fixed, fixed_bare = t1 - m, bare1 - m_bare
+    budget = (goal * bare4 - fixed) / 4
+    return (f"fixed cost T1 - marginal: hstcr {fixed:.2f} s, bare {fixed_bare:.2f} s; "
+            f"four darks <= {goal} leave hstcr {budget:.2f} s per dark "
+            f"({budget / m_bare:.2f}x the bare's {m_bare:.2f} s; "
+            f"{goal * bare4 / 4:.2f} s even with no fixed cost), measured {m:.2f} s "
+            f"({m / m_bare:.2f}x)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=3)
@@ -274,6 +292,8 @@ def main() -> None:
         print(f"marginal per dark (T4 - T1) / 3: hstcr threshold {per_dark:.2f} s, "
               f"bare {per_bare:.2f} s")
         fixed = results[("threshold", 1)] - per_dark
+        print(budget_line(results[("threshold", 1)], results[("threshold", 4)],
+                          results[("bare", 1)], results[("bare", 4)]))
         for method in ("auto", "stack"):
             whole = results[(method, 4)]
             print(f"{method} method, 4 darks ({_methods_used(tmp / f'{method}4')}): {whole:.2f} s "
