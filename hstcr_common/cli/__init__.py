@@ -14,12 +14,12 @@ import click
 
 from .. import __version__
 from ..pipeline.cores import one_blas_thread
-from ..pipeline.shutdown import freeze_at_exit
+from ..pipeline.collector import freeze_at_exit
 
 # before any command imports numpy: BLAS threads only spin in a search (pipeline.cores)
 one_blas_thread()
 # registered before any library's exit handler, so it runs after all of them: every command
-# ends without the collector's passes over the objects still alive (pipeline.shutdown)
+# ends without the collector's passes over the objects still alive (pipeline.collector)
 freeze_at_exit()
 
 # command name -> (module, one-line help)

@@ -169,9 +169,9 @@ def _watch_parent(parent_pid: int) -> None:
     import signal
     import threading
 
-    from .shutdown import freeze_at_exit
+    from .collector import freeze_at_exit
 
-    freeze_at_exit()        # a retiring worker exits in ~0.04 s, not ~0.2 s (pipeline.shutdown)
+    freeze_at_exit()        # a retiring worker exits in ~0.04 s, not ~0.2 s (pipeline.collector)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C for the run
     # spawned with SIGINT blocked (RecyclingPool._spawn_process): a pending one is dropped
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
