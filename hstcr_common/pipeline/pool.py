@@ -19,14 +19,13 @@ from .groups import build_group_reference, plan_auto
 from .memory import keep_freed_memory
 from .process import as_params, process_group, process_one, record_failure
 from .resume import known_files, lake_index
+from .worker import start_worker
 
 #: darks a worker handles before it is replaced, so memory cannot creep over a long run
 MAX_TASKS_PER_CHILD = 32
 #: darks in a row that fail to download before the run stops: past this the network (or the
 #: archive) is down, and going on would only turn the rest of the run into failures rows
 MAX_CONSECUTIVE_FETCH_FAILURES = 10
-#: how often a worker checks that the run that started it is still alive, s
-PARENT_CHECK_S = 1.0
 
 
 class RunStopped(HstcrError):
@@ -148,7 +147,7 @@ class RecyclingPool(ProcessPoolExecutor):
             self._spawn_process()
 
     def _spawn_process(self):
-        # A worker ignores Ctrl-C from its initializer on (_watch_parent); one still starting
+        # A worker ignores Ctrl-C from its initializer on (worker.start_worker); one still starting
         # its interpreter when the terminal's SIGINT reaches the process group would die
         # with a KeyboardInterrupt traceback.  It inherits the spawning thread's signal mask,
         # so it starts with SIGINT blocked; the parent's other threads still take Ctrl-C.
@@ -159,37 +158,12 @@ class RecyclingPool(ProcessPoolExecutor):
             signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
 
-def _watch_parent(parent_pid: int) -> None:
-    """Worker initializer: leave Ctrl-C to the parent, and exit when the parent is gone.
-
-    A run killed outright (SIGKILL, the OOM killer) cannot shut its pool down, and its
-    workers would otherwise wait on the task queue forever, ~200 MB each.  A daemon thread
-    notices the re-parenting within :data:`PARENT_CHECK_S` and ends the worker.
-    """
-    import signal
-    import threading
-
-    from .collector import freeze_at_exit
-
-    freeze_at_exit()        # a retiring worker exits in ~0.04 s, not ~0.2 s (pipeline.collector)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C for the run
-    # spawned with SIGINT blocked (RecyclingPool._spawn_process): a pending one is dropped
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-
-    def watch():
-        while os.getppid() == parent_pid:
-            time.sleep(PARENT_CHECK_S)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="hstcr-parent-watch", daemon=True).start()
-
-
 def _new_pool(n_procs: int, max_tasks_per_child: int) -> ProcessPoolExecutor:
     import multiprocessing as mp
     # spawn: a fresh interpreter per worker (fork + pyarrow's threads is unsafe)
     return RecyclingPool(max_workers=n_procs, mp_context=mp.get_context("spawn"),
                          max_tasks_per_child=max_tasks_per_child,
-                         initializer=_watch_parent, initargs=(os.getpid(),))
+                         initializer=start_worker, initargs=(os.getpid(),))
 
 
 def _stop_pool(pool: ProcessPoolExecutor) -> None:

@@ -16,8 +16,8 @@ if setup == "cli":
     import hstcr_common.cli
 elif setup == "worker":
     import os
-    from hstcr_common.pipeline.pool import _watch_parent
-    _watch_parent(os.getppid())
+    from hstcr_common.pipeline.worker import start_worker
+    start_worker(os.getppid())
 import atexit
 
 class Node:
@@ -80,6 +80,10 @@ gc.callbacks.append(lambda phase, info: phase == "stop" and counts.__setitem__(
     info["generation"], counts[info["generation"]] + 1))
 if sys.argv[1] == "plain":
     import hstcr_common.pipeline.pool           # what `hstcr run` imports, collector on
+elif sys.argv[1] == "worker":                   # a pool worker's start (its initializer)
+    import os
+    from hstcr_common.pipeline.worker import start_worker
+    start_worker(os.getppid())
 else:
     from hstcr_common.cli import main
     try:                                        # no darks: it stops right after its imports
@@ -90,7 +94,9 @@ print(*counts)
 """
 
 
-def test_hstcr_run_imports_the_search_without_the_collectors_older_passes(tmp_path):
+@pytest.mark.parametrize("how", ["cli", "worker"])
+def test_hstcr_run_and_its_workers_import_the_search_without_the_collectors_older_passes(
+        tmp_path, how):
     (tmp_path / "in").mkdir()
 
     def passes(how):
@@ -102,5 +108,5 @@ def test_hstcr_run_imports_the_search_without_the_collectors_older_passes(tmp_pa
         return middle + full
 
     # 11 middle-or-full passes (one full) for the plain import here, 4 for the command (its
-    # own click and argument handling before the search's imports)
-    assert passes("cli") * 2 < passes("plain")
+    # own click and argument handling before the search's imports), 0 for a worker
+    assert passes(how) * 2 < passes("plain")
