@@ -97,12 +97,17 @@ def bare(paths: list[str], out: str) -> None:
 
 # ------------------------------------------------------------------------------ start-up child
 def startup_child(items: list[dict], lake: str) -> None:
-    """Import, then process the darks one by one in this process, with the allocator
-    settings ``hstcr run`` gives itself (:func:`hstcr_common.pipeline.memory.keep_freed_memory`:
-    a steady dark reuses the last one's memory); print times as JSON."""
+    """Import, then process the darks one by one in this process, with the allocator and
+    collector settings ``hstcr run`` gives itself (:func:`hstcr_common.pipeline.memory.
+    keep_freed_memory`: a steady dark reuses the last one's memory; the search imported with
+    the garbage collector held off, :mod:`hstcr_common.pipeline.collector`); print times as
+    JSON."""
     t0 = time.perf_counter()
-    from hstcr_common.pipeline import process_item
-    from hstcr_common.pipeline.memory import keep_freed_memory
+    from hstcr_common.pipeline.collector import imports_without_collection
+
+    with imports_without_collection():
+        from hstcr_common.pipeline import process_item
+        from hstcr_common.pipeline.memory import keep_freed_memory
 
     keep_freed_memory()
 
