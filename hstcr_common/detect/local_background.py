@@ -206,7 +206,10 @@ def background_grids(image_e: np.ndarray, bad: np.ndarray, *, n_amplifiers: int 
                      box: int = BACKGROUND_BOX_PX) -> list[dict]:
     """The box estimates behind :func:`local_background`, per amplifier region: a list of
     ``{"x0", "x1", "level", "sigma"}`` (grids of (ny / box, width / box) boxes, e-) -- a few
-    kB per chip, what a group reference stores instead of a frame-sized map."""
+    kB per chip, what a group reference stores instead of a frame-sized map.
+
+    ``image_e`` and ``bad`` are (ny, nx) arrays, or anything that slices like one and gives
+    an array for ``np.asarray`` (only every ``SAMPLE_STEP``-th pixel is read)."""
     nx = image_e.shape[1]
     edges = np.linspace(0, nx, max(1, int(n_amplifiers)) + 1).round().astype(int)
     out = []
@@ -231,10 +234,12 @@ def _box_estimates(image: np.ndarray, bad: np.ndarray, box: int):
     nby, nbx = -(-ny // box), -(-nx // box)
     # pad to whole boxes with +inf (sorts last, never counted), bad pixels too
     padded = np.full((nby * sub, nbx * sub), np.inf, dtype=np.float32)
-    sample = image[::step, ::step]
+    # np.asarray: ``image`` and ``bad`` may be computed only where sampled (a group
+    # reference's mean, :class:`.group_reference.Elementwise`)
+    sample = np.asarray(image[::step, ::step])
     sy, sx = sample.shape
     padded[:sy, :sx] = sample
-    padded[:sy, :sx][bad[::step, ::step] | ~np.isfinite(sample)] = np.inf
+    padded[:sy, :sx][np.asarray(bad[::step, ::step]) | ~np.isfinite(sample)] = np.inf
     blocks = padded.reshape(nby, sub, nbx, sub).transpose(0, 2, 1, 3).reshape(
         nby * nbx, sub * sub)
     n_valid = np.count_nonzero(np.isfinite(blocks), axis=1)
