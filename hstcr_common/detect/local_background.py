@@ -253,7 +253,9 @@ def _box_estimates(image: np.ndarray, bad: np.ndarray, box: int):
         blocks[~full] = np.sort(blocks[~full], axis=1)
     rows = np.arange(blocks.shape[0])
     med = blocks[rows, k_med].astype(np.float64)
-    sig = med - blocks[rows, k_lo]
+    # a box with no valid pixel reads inf - inf here; it is set to NaN just below (not ok)
+    with np.errstate(invalid="ignore"):
+        sig = med - blocks[rows, k_lo]
     ok = n_valid >= MIN_VALID_FRACTION * sub * sub
     if not ok.any():
         valid = np.isfinite(padded)
