@@ -203,6 +203,13 @@ def _methods_used(lake: Path) -> str:
     return ", ".join(f"{n} x {m}" for m, n in sorted(used.items())) or "no rows"
 
 
+def fixed_and_marginal(t1: float, t4: float) -> tuple[float, float]:
+    """A process's fixed cost F and its cost per dark m (s), from its wall times on 1 and 4
+    darks (T = F + n * m)."""
+    m = (t4 - t1) / 3
+    return t1 - m, m
+
+
 def budget_line(t1: float, t4: float, bare1: float, bare4: float, goal: float = 0.8) -> str:
     """What the four-dark goal asks of each dark, from the four whole-process medians (s).
 
@@ -211,8 +218,8 @@ def budget_line(t1: float, t4: float, bare1: float, bare4: float, goal: float = 
     ``goal`` x the bare reference leave (goal * bare4 - F) / 4 per dark: the line prints that
     budget beside the measured m, both also as multiples of the bare reference's own m.
     """
-    m, m_bare = (t4 - t1) / 3, (bare4 - bare1) / 3
-    fixed, fixed_bare = t1 - m, bare1 - m_bare
+    fixed, m = fixed_and_marginal(t1, t4)
+    fixed_bare, m_bare = fixed_and_marginal(bare1, bare4)
     budget = (goal * bare4 - fixed) / 4
     return (f"fixed cost T1 - marginal: hstcr {fixed:.2f} s, bare {fixed_bare:.2f} s; "
             f"four darks <= {goal} leave hstcr {budget:.2f} s per dark "
@@ -292,11 +299,10 @@ def main() -> None:
         print("paired ratios (hstcr / bare run back to back, median over the rounds, range): "
               + ", ".join(f"{n} dark{'s' if n > 1 else ''} {statistics.median(r):.2f} "
                           f"({r[0]:.2f}-{r[-1]:.2f})" for n, r in paired.items()))
-        per_dark = (results[("threshold", 4)] - results[("threshold", 1)]) / 3
-        per_bare = (results[("bare", 4)] - results[("bare", 1)]) / 3
+        fixed, per_dark = fixed_and_marginal(results[("threshold", 1)], results[("threshold", 4)])
+        per_bare = fixed_and_marginal(results[("bare", 1)], results[("bare", 4)])[1]
         print(f"marginal per dark (T4 - T1) / 3: hstcr threshold {per_dark:.2f} s, "
               f"bare {per_bare:.2f} s")
-        fixed = results[("threshold", 1)] - per_dark
         print(budget_line(results[("threshold", 1)], results[("threshold", 4)],
                           results[("bare", 1)], results[("bare", 4)]))
         for method in ("auto", "stack"):
