@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import json
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -205,15 +204,3 @@ class GroupReference:
                     [tuple(s) for s in c["segments"]], smooth))
         return cls(head["members"], head["levels"], chips, head["detector"], head["center"],
                    head["meta"])
-
-
-def reference_memory_bytes(reference: GroupReference) -> int:
-    """Bytes the reference's arrays hold."""
-    return int(sum(c.total_e.nbytes + c.count.nbytes + c.accepted.nbytes + c.telegraph.nbytes
-                   for c in reference.chips))
-
-
-def expected_reference_bytes(shape: tuple[int, int], n_chips: int, n_darks: int) -> int:
-    """Bytes of a reference of ``n_darks`` darks of ``n_chips`` chips of ``shape``."""
-    ny, nx = shape
-    return n_chips * ny * (nx * 6 + n_darks * math.ceil(nx / 8))
